@@ -1,0 +1,1 @@
+"""tinygrad_be: a small reverse-mode autograd framework on numpy."""
