@@ -1,1 +1,20 @@
-"""tinygrad_be: a small reverse-mode autograd framework on numpy."""
+"""tinygrad_be: a small, fast, readable reverse-mode autograd framework on numpy.
+
+>>> from tinygrad_be import Tensor, no_grad
+>>> import tinygrad_be.functional as F
+"""
+
+from tinygrad_be import functional
+from tinygrad_be.gradcheck import GradcheckError, gradcheck
+from tinygrad_be.tensor import Function, Tensor, is_grad_enabled, no_grad
+
+__all__ = [
+    "Function",
+    "GradcheckError",
+    "Tensor",
+    "functional",
+    "gradcheck",
+    "is_grad_enabled",
+    "no_grad",
+]
+__version__ = "0.1.0"

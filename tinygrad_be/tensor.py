@@ -102,8 +102,8 @@ class Function:
         fn = cls()
         out = Tensor._wrap(fn.forward(*[t._data for t in inputs], **options))
         if _grad_enabled:
-            needs = tuple(t._requires_grad for t in inputs)
-            if any(needs):
+            needs = tuple([t._requires_grad for t in inputs])
+            if True in needs:
                 fn.parents = inputs
                 fn.needs_input_grad = needs
                 out._requires_grad = True
@@ -171,7 +171,9 @@ class Tensor:
                 f"data: new shape {array.shape} does not match the tensor's shape {self._data.shape}"
             )
         if self._requires_grad and not np.issubdtype(array.dtype, np.floating):
-            raise TypeError(f"data: a tensor that requires grad needs floating data, not {array.dtype}")
+            raise TypeError(
+                f"data: a tensor that requires grad needs floating data, not {array.dtype}"
+            )
         self._data = array
 
     @property
@@ -186,7 +188,9 @@ class Tensor:
                 "(convert with dtype=np.float32 first)"
             )
         if not value and self._ctx is not None:
-            raise RuntimeError("requires_grad: cannot turn it off on a non-leaf tensor; use detach()")
+            raise RuntimeError(
+                "requires_grad: cannot turn it off on a non-leaf tensor; use detach()"
+            )
         self._requires_grad = bool(value)
 
     @property
@@ -282,9 +286,10 @@ class Tensor:
                     f"{self.shape}"
                 )
 
-        grads: dict[int, np.ndarray] = {id(self): grad}
+        # Tensors hash by identity, so they key the dict of pending gradients directly.
+        grads: dict[Tensor, np.ndarray] = {self: grad}
         for node in reversed(self._topological_order()):
-            node_grad = grads.pop(id(node), None)
+            node_grad = grads.pop(node, None)
             if node_grad is None:
                 continue
             fn = node._ctx
@@ -295,13 +300,12 @@ class Tensor:
                     np.add(node.grad, node_grad, out=node.grad, casting="unsafe")
                 continue
             input_grads = fn.backward(node_grad)
-            for parent, parent_grad in zip(fn.parents, input_grads):
+            for parent, parent_grad in zip(fn.parents, input_grads, strict=True):
                 if parent_grad is None or not parent._requires_grad:
                     continue
                 parent_grad = unbroadcast(parent_grad, parent._data.shape)
-                key = id(parent)
-                previous = grads.get(key)
-                grads[key] = parent_grad if previous is None else previous + parent_grad
+                previous = grads.get(parent)
+                grads[parent] = parent_grad if previous is None else previous + parent_grad
             if not retain_graph:
                 fn.free()
 
@@ -311,16 +315,16 @@ class Tensor:
         Iterative depth-first search, so a graph 100,000 ops deep does not hit the recursion limit.
         """
         order: list[Tensor] = []
-        visited: set[int] = set()
+        visited: set[Tensor] = set()
         stack: list[tuple[Tensor, bool]] = [(self, False)]
         while stack:
             node, inputs_done = stack.pop()
             if inputs_done:
                 order.append(node)
                 continue
-            if id(node) in visited:
+            if node in visited:
                 continue
-            visited.add(id(node))
+            visited.add(node)
             stack.append((node, True))
             fn = node._ctx
             if fn is None:
@@ -332,7 +336,7 @@ class Tensor:
                     "first backward call if you need to backward twice"
                 )
             for parent in fn.parents:
-                if parent._requires_grad and id(parent) not in visited:
+                if parent._requires_grad and parent not in visited:
                     stack.append((parent, False))
         return order
 
@@ -374,7 +378,9 @@ class Tensor:
 
     def __pow__(self, exponent: float) -> Tensor:
         if isinstance(exponent, Tensor) or not np.isscalar(exponent):
-            raise TypeError(f"pow: the exponent must be a Python number, not {type(exponent).__name__}")
+            raise TypeError(
+                f"pow: the exponent must be a Python number, not {type(exponent).__name__}"
+            )
         return ops.Pow.apply(self, exponent=exponent)
 
     def __matmul__(self, other: Any) -> Tensor:
