@@ -75,7 +75,9 @@ def gradcheck(
                 flat[k] = original
                 numerical.flat[k] = (plus - minus) / (2 * eps)
             excess = np.abs(analytic - numerical) - (atol + rtol * np.abs(numerical))
-            if (excess > 0).any() or not np.isfinite(analytic).all():
+            # A non-finite value on either side fails too: NaN compares false with everything, so
+            # a NaN finite difference (a step across a singular point) would otherwise pass.
+            if (excess > 0).any() or not np.isfinite(excess).all():
                 worst = np.unravel_index(
                     int(np.nanargmax(np.where(np.isfinite(excess), excess, np.inf))), x.shape
                 )

@@ -33,6 +33,16 @@ def _normalize_axes(axis: int | tuple[int, ...] | None, ndim: int) -> tuple[int,
     return tuple(sorted({int(a) % ndim for a in axes}))
 
 
+def _flush_subnormals(x: Array) -> Array:
+    """Zero, in place, the values too small to be normal numbers of x's dtype (< 1.2e-38 in float32).
+
+    A saturated sigmoid produces such values, and BLAS matmuls slow down about 30x on subnormal
+    operands; dropping them changes nothing a float32 computation could resolve.
+    """
+    x[np.abs(x) < np.finfo(x.dtype).tiny] = 0
+    return x
+
+
 # --------------------------------------------------------------------------------------------------
 # Binary arithmetic
 class Add(Function):
@@ -135,10 +145,10 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g = grad
+        if b.ndim == 1:  # first, so that 1-D @ 1-D (a 0-d grad) becomes (1,) and then (1, 1)
+            g = np.expand_dims(g, -1)
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
-        if b.ndim == 1:
-            g = np.expand_dims(g, -1)
         grad_a = grad_b = None
         if need_a:
             grad_a = g @ np.swapaxes(b2, -1, -2)
@@ -304,12 +314,12 @@ class Sigmoid(Function):
     def forward(self, x: Array) -> Array:
         # exp(-|x|) never overflows; the two branches give exact 0 and 1 in the limits.
         e = np.exp(-np.abs(x))
-        self.out = np.maximum(e, x >= 0) / (1 + e)  # numerator: 1 where x >= 0, else e
+        self.out = _flush_subnormals(np.maximum(e, x >= 0) / (1 + e))  # numerator: 1 or e
         return self.out
 
     def backward(self, grad: Array) -> tuple[Array]:
         s = self.out
-        return (grad * s * (1 - s),)
+        return (_flush_subnormals(grad * s * (1 - s)),)
 
 
 class ReLU(Function):

@@ -345,7 +345,10 @@ class Tensor:
     def _operand(self, other: Any) -> Tensor:
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, (int, float)) and np.issubdtype(self._data.dtype, np.floating):
+        # numpy scalars too (np.int64 from a shape product, np.float64 from a reduction), as torch:
+        # numpy would otherwise promote a float32 array combined with them to float64.
+        scalar = (int, float, np.integer, np.floating)
+        if isinstance(other, scalar) and np.issubdtype(self._data.dtype, np.floating):
             return Tensor._wrap(np.asarray(other, dtype=self._data.dtype))
         return Tensor(other)
 
@@ -381,6 +384,8 @@ class Tensor:
             raise TypeError(
                 f"pow: the exponent must be a Python number, not {type(exponent).__name__}"
             )
+        if isinstance(exponent, np.generic):  # a Python number keeps x's dtype, np.float64 not
+            exponent = exponent.item()
         return ops.Pow.apply(self, exponent=exponent)
 
     def __matmul__(self, other: Any) -> Tensor:
