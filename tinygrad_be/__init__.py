@@ -8,6 +8,10 @@ from tinygrad_be import functional
 from tinygrad_be.gradcheck import GradcheckError, gradcheck
 from tinygrad_be.tensor import Function, Tensor, is_grad_enabled, no_grad
 
+from tinygrad_be import data, nn, optim  # isort: skip  (they build on the engine above)
+from tinygrad_be.nn import load, save
+from tinygrad_be.rng import manual_seed
+
 __all__ = [
     "Function",
     "GradcheckError",
@@ -16,5 +20,11 @@ __all__ = [
     "gradcheck",
     "is_grad_enabled",
     "no_grad",
+    "data",
+    "load",
+    "manual_seed",
+    "nn",
+    "optim",
+    "save",
 ]
 __version__ = "0.1.0"
