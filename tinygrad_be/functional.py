@@ -40,7 +40,8 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """
     _check_reduction("mse_loss", reduction)
     pred = _tensor(pred)
-    target = pred._operand(target)
+    if not isinstance(target, Tensor):  # an array target takes the prediction's dtype
+        target = Tensor(np.asarray(target), dtype=pred.dtype)
     if pred.shape != target.shape:
         raise ValueError(
             f"mse_loss: pred shape {pred.shape} and target shape {target.shape} differ "

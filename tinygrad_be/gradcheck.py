@@ -83,7 +83,7 @@ def gradcheck(
                 )
                 raise GradcheckError(
                     f"gradcheck: input {position} (shape {x.shape}), element {tuple(map(int, worst))}: "
-                    f"analytic {analytic[worst]!r} vs numerical {numerical[worst]!r} "
+                    f"analytic {float(analytic[worst])!r} vs numerical {float(numerical[worst])!r} "
                     f"(|difference| {abs(analytic[worst] - numerical[worst]):.3g} > "
                     f"atol {atol} + rtol {rtol} * |numerical|)"
                 )
