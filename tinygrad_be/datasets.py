@@ -373,10 +373,26 @@ def load_cifar10(
     defaults to `$CIFAR10_ARCHIVE_CHECKSUM` and must be given one way or the other; for a
     downloaded archive or one found in root it defaults to the official md5.
     """
-    batches = _prepare(_data_root(root), download, archive, checksum, url)
+    batches = cifar10_directory(root, download, archive=archive, checksum=checksum, url=url)
     x_train, y_train = _read_batches([batches / name for name in TRAIN_BATCHES])
     x_test, y_test = _read_batches([batches / TEST_BATCH])
     return x_train, y_train, x_test, y_test
+
+
+def cifar10_directory(
+    root: str | os.PathLike | None = None,
+    download: bool = True,
+    *,
+    archive: str | os.PathLike | None = None,
+    checksum: str | None = None,
+    url: str = CIFAR10_URL,
+) -> Path:
+    """The extracted `cifar-10-batches-py/` directory, fetched and extracted first if needed.
+
+    Takes the same arguments as `load_cifar10` and finds the data the same way; this is what the
+    lab's `read_cifar(directory)` reads: `read_cifar(cifar10_directory())`.
+    """
+    return _prepare(_data_root(root), download, archive, checksum, url)
 
 
 def _data_root(root: str | os.PathLike | None) -> Path:
