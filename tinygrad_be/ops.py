@@ -39,8 +39,14 @@ def _flush_subnormals(x: Array) -> Array:
     A saturated sigmoid produces such values, and BLAS matmuls slow down about 30x on subnormal
     operands; dropping them changes nothing a float32 computation could resolve.
     """
-    x[np.abs(x) < np.finfo(x.dtype).tiny] = 0
+    tiny = _SMALLEST_NORMAL.get(x.dtype)
+    if tiny is None:
+        tiny = _SMALLEST_NORMAL[x.dtype] = np.finfo(x.dtype).tiny
+    x[np.abs(x) < tiny] = 0
     return x
+
+
+_SMALLEST_NORMAL: dict[np.dtype, float] = {}  # per dtype: np.finfo is slow on the hot path
 
 
 # --------------------------------------------------------------------------------------------------
@@ -231,6 +237,8 @@ def _has_integer_array(index: Any) -> bool:
 # Reductions
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
     """The shape of a reduction over `axes` with keepdims=True."""
+    if len(axes) == len(shape):
+        return (1,) * len(shape)
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 

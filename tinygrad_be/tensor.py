@@ -288,6 +288,7 @@ class Tensor:
 
         # Tensors hash by identity, so they key the dict of pending gradients directly.
         grads: dict[Tensor, np.ndarray] = {self: grad}
+        given_to_leaves: set[int] = set()  # ids of the arrays that leaves now own as .grad
         for node in reversed(self._topological_order()):
             node_grad = grads.pop(node, None)
             if node_grad is None:
@@ -295,7 +296,16 @@ class Tensor:
             fn = node._ctx
             if fn is None:  # a leaf: accumulate in its own dtype
                 if node.grad is None:
-                    node.grad = np.array(node_grad, dtype=node._data.dtype)
+                    # Keep a fresh array as it is; copy one that someone else may hold (the
+                    # caller's `grad`, a view, or the same array handed to two inputs by Add).
+                    fresh = (
+                        node_grad is not grad
+                        and node_grad.base is None
+                        and node_grad.dtype == node._data.dtype
+                        and id(node_grad) not in given_to_leaves
+                    )
+                    node.grad = node_grad if fresh else np.array(node_grad, node._data.dtype)
+                    given_to_leaves.add(id(node.grad))
                 else:
                     np.add(node.grad, node_grad, out=node.grad, casting="unsafe")
                 continue
