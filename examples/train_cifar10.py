@@ -1,0 +1,329 @@
+"""The strongest multilayer perceptron we can train on CIFAR-10 in 10 minutes on 2 CPU cores.
+
+The recipe, each part chosen because it helps a fully connected network (measured; see README):
+
+1. **PCA whitening** (fitted on the training images only): centre every pixel, rotate onto the
+   principal components, keep the first `--pca-dims` and divide each by sqrt(variance + eps).
+   An MLP has no built-in notion of neighbouring pixels; whitening removes the strong pixel
+   correlations that otherwise dominate its first layer, and dropping the smallest components
+   (mostly noise) makes the first layer 12x cheaper than on 3072 raw pixels. (256 components
+   beat 128, 512 and 1024 in 10-epoch trials.)
+2. **Augmentation in numpy**, vectorised over the batch: random horizontal flips and random
+   translations by up to `--crop-pad` pixels (crop of a zero-padded image), applied in pixel
+   space before the projection, so every epoch sees new images.
+3. **A wide ReLU network** (`--hidden`, default 2048-2048). Dropout is available
+   (`--dropout`) but off: within this time budget it cost accuracy (69.6% against 71.0%).
+4. **SGD with Nesterov momentum**, weight decay, a linear warmup then a cosine decay of the
+   learning rate per step, and label smoothing (soft targets in `F.cross_entropy`).
+
+Everything runs in float32. The same `--seed` gives the same run: every random draw comes from a
+generator seeded by (seed, epoch), so a run resumed from its checkpoint (`--resume`) continues
+exactly as the uninterrupted run would have.
+
+After every epoch the test accuracy is measured; the headline is the *final* epoch's test
+accuracy (no choice is made on the test set). The best epoch's weights are also saved
+(`Module.save`, atomic) and reported as extra information. Outputs, by default under results/:
+`train_cifar10.png` (learning curves), `train_cifar10_best.npz` (best weights),
+`train_cifar10_state.npz` (model, optimizer, schedule and history after the last epoch, for
+`--resume`).
+
+    python examples/train_cifar10.py                 # ~7 minutes on 2 idle cores
+    python examples/train_cifar10.py --resume        # continue an interrupted run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # write files only; no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+import tinygrad_be  # noqa: E402
+import tinygrad_be.functional as F  # noqa: E402
+from models.mlp import MLP  # noqa: E402
+from tinygrad_be import Tensor, no_grad, optim  # noqa: E402
+from tinygrad_be.data import DataLoader  # noqa: E402
+from tinygrad_be.datasets import load_cifar10  # noqa: E402
+
+NUM_CLASSES = 10
+IMAGE_SHAPE = (3, 32, 32)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add = parser.add_argument
+    add("--epochs", type=int, default=40, help="passes over the 50,000 training images")
+    add("--seed", type=int, default=0, help="seed of every random draw (same seed, same run)")
+    add("--hidden", default="2048,2048", help="hidden layer widths, comma-separated")
+    add("--lr", type=float, default=0.2, help="peak learning rate")
+    add("--batch-size", type=int, default=256)
+    add("--momentum", type=float, default=0.9, help="Nesterov momentum")
+    add("--weight-decay", type=float, default=5e-4)
+    add("--warmup-epochs", type=float, default=1.0, help="linear warmup before the cosine decay")
+    add("--dropout", type=float, default=0.0, help="dropout after each hidden layer")
+    add("--label-smoothing", type=float, default=0.1)
+    add("--pca-dims", type=int, default=256, help="principal components kept (<= 3072)")
+    add("--whiten-eps", type=float, default=0.01, help="added to each variance before whitening")
+    add("--crop-pad", type=int, default=2, help="random translation of up to this many pixels")
+    add("--no-flip", action="store_true", help="no random horizontal flips")
+    add("--limit-train", type=int, default=None, help="use only the first N training images")
+    add("--results", type=Path, default=Path("results"), help="directory for the outputs")
+    add("--resume", action="store_true", help="continue from the state saved in --results")
+    add("--stop-after", type=int, default=None,
+        help="end this session after that epoch (continue later with --resume)")
+    add("--data-root", type=Path, default=None, help="data directory (see load_cifar10)")
+    add("--archive", type=Path, default=None, help="local archive (default $CIFAR10_ARCHIVE)")
+    add("--checksum", default=None, help="md5/sha256 of --archive or 'skip'")
+    args = parser.parse_args(argv)
+    args.hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
+    if not args.hidden:
+        parser.error("--hidden needs at least one width")
+    if not 0 < args.pca_dims <= 3072:
+        parser.error(f"--pca-dims must be in 1..3072, got {args.pca_dims}")
+    return args
+
+
+# --------------------------------------------------------------------------------------------------
+# Preprocessing in numpy
+class PCAWhitening:
+    """x (n, 3072) -> ((x - mean) @ components) / sqrt(variances + eps), shape (n, dims).
+
+    Fitted on training data: the covariance is accumulated over chunks of rows (memory bounded),
+    its eigenvectors give the components. The projection is stored pre-divided, so applying it is
+    one float32 matmul.
+    """
+
+    def __init__(self, dims: int, eps: float) -> None:
+        self.dims, self.eps = dims, eps
+
+    def fit(self, x: np.ndarray, chunk: int = 10_000) -> PCAWhitening:
+        n, d = x.shape
+        if self.dims > min(n, d):
+            raise ValueError(f"PCA: cannot keep {self.dims} components of {n} rows of {d} values")
+        self.mean = x.mean(axis=0, dtype=np.float64).astype(np.float32)
+        if n < d:  # few rows (e.g. a test's tiny data set): the SVD of the data is cheaper
+            _, singular, rows = np.linalg.svd(x - self.mean, full_matrices=False)
+            variances, vectors = singular**2 / n, rows.T
+        else:
+            covariance = np.zeros((d, d))
+            for start in range(0, n, chunk):
+                centred = x[start : start + chunk] - self.mean
+                covariance += centred.T @ centred  # float32 BLAS, summed in float64
+            covariance /= n
+            variances, vectors = np.linalg.eigh(covariance)
+        top = np.argsort(variances)[::-1][: self.dims]  # largest variances first
+        self.variances = variances[top]
+        scale = 1.0 / np.sqrt(np.maximum(self.variances, 0.0) + self.eps)
+        self.projection = (vectors[:, top] * scale).astype(np.float32)  # (3072, dims)
+        return self
+
+    def centre(self, x: np.ndarray) -> np.ndarray:
+        return x - self.mean
+
+    def project(self, centred: np.ndarray) -> np.ndarray:
+        """Centred rows (n, 3072) -> whitened rows (n, dims)."""
+        return centred @ self.projection
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.project(self.centre(x))
+
+
+def flip_and_translate(
+    images: np.ndarray, pad: int, flip: bool, rng: np.random.Generator
+) -> np.ndarray:
+    """Random horizontal flips and translations of a batch of flat images (n, 3072) -> (n, 3072).
+
+    Each image is flipped with probability 1/2 and moved by (dy, dx), each uniform in [-pad, pad],
+    the uncovered border filled with zeros (the mean, for centred images). Vectorised: one pass
+    per possible shift, never per image.
+    """
+    n = len(images)
+    x = images.reshape(n, *IMAGE_SHAPE)
+    if flip:
+        flipped = rng.random(n) < 0.5
+        x = np.where(flipped[:, None, None, None], x[..., ::-1], x)
+    if pad == 0:
+        return np.ascontiguousarray(x).reshape(n, -1)
+    size = IMAGE_SHAPE[1]
+    padded = np.zeros((n, IMAGE_SHAPE[0], size + 2 * pad, size + 2 * pad), dtype=images.dtype)
+    padded[:, :, pad : pad + size, pad : pad + size] = x
+    offset = rng.integers(0, 2 * pad + 1, size=(n, 2))
+    out = np.empty_like(x)
+    for dy in range(2 * pad + 1):
+        for dx in range(2 * pad + 1):
+            rows = np.flatnonzero((offset[:, 0] == dy) & (offset[:, 1] == dx))
+            if len(rows):
+                out[rows] = padded[rows, :, dy : dy + size, dx : dx + size]
+    return out.reshape(n, -1)
+
+
+def smooth_targets(labels: np.ndarray, smoothing: float, dtype=np.float32) -> np.ndarray:
+    """Soft targets (n, 10): 1 - smoothing + smoothing/10 on the label, smoothing/10 elsewhere."""
+    targets = np.full((len(labels), NUM_CLASSES), smoothing / NUM_CLASSES, dtype=dtype)
+    targets[np.arange(len(labels)), labels] += 1.0 - smoothing
+    return targets
+
+
+# --------------------------------------------------------------------------------------------------
+# Training
+# The options that define a run: a resumed run must use the same ones.
+RUN_OPTIONS = ("epochs", "seed", "hidden", "lr", "batch_size", "momentum", "weight_decay",
+               "warmup_epochs", "dropout", "label_smoothing", "pca_dims", "whiten_eps",
+               "crop_pad", "no_flip", "limit_train")
+
+
+def run_config(args: argparse.Namespace) -> str:
+    return json.dumps({name: getattr(args, name) for name in RUN_OPTIONS})
+
+
+def epoch_rng(seed: int, epoch: int, stream: int) -> np.random.Generator:
+    """A generator for one purpose (`stream`) in one epoch: resuming at any epoch is exact."""
+    return np.random.default_rng([seed, epoch, stream])
+
+
+@no_grad()
+def evaluate(model, x: np.ndarray, y: np.ndarray, batch: int = 2000) -> float:
+    """Accuracy of `model` (in eval mode) on whitened rows x (n, dims) with labels y (n,)."""
+    model.eval()
+    correct = 0
+    for start in range(0, len(x), batch):
+        logits = model(Tensor(x[start : start + batch])).data
+        correct += int((logits.argmax(axis=1) == y[start : start + batch]).sum())
+    model.train()
+    return correct / len(x)
+
+
+def plot_curves(history: dict[str, list[float]], path: Path, title: str) -> None:
+    epochs = np.arange(1, len(history["test_acc"]) + 1)
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    ax_loss.plot(epochs, history["train_loss"], color="tab:blue")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("training loss (label-smoothed cross-entropy)")
+    ax_loss.grid(alpha=0.3)
+    ax_acc.plot(epochs, history["train_acc"], color="tab:blue", label="train (augmented batches)")
+    ax_acc.plot(epochs, history["test_acc"], color="tab:red",
+                label=f"test (final {history['test_acc'][-1]:.4f})")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy")
+    ax_acc.grid(alpha=0.3)
+    ax_acc.legend(loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> float:
+    args = parse_args(argv)
+    start_time = time.perf_counter()
+    args.results.mkdir(parents=True, exist_ok=True)
+    state_path = args.results / "train_cifar10_state.npz"
+    best_path = args.results / "train_cifar10_best.npz"
+
+    x_train, y_train, x_test, y_test = load_cifar10(
+        args.data_root, archive=args.archive, checksum=args.checksum
+    )
+    if args.limit_train:
+        x_train, y_train = x_train[: args.limit_train], y_train[: args.limit_train]
+    x_train /= 255  # in place, float32: pixels in [0, 1]
+    x_test /= 255
+    whitening = PCAWhitening(args.pca_dims, args.whiten_eps).fit(x_train)
+    x_train = whitening.centre(x_train)  # augmented in pixel space, projected per batch
+    x_test = whitening(x_test)
+    print(f"data: {len(x_train)} train / {len(x_test)} test images, PCA whitening to "
+          f"{args.pca_dims} dims ({time.perf_counter() - start_time:.1f} s)")
+
+    tinygrad_be.manual_seed(args.seed)  # the initial weights
+    model = MLP(args.pca_dims, args.hidden[0], NUM_CLASSES, hidden=args.hidden[1:],
+                activation="relu", dropout=args.dropout)
+    loader = DataLoader(x_train, y_train, args.batch_size, shuffle=True, drop_last=True,
+                        seed=args.seed)
+    optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
+                          nesterov=True, weight_decay=args.weight_decay)
+    total_steps = args.epochs * len(loader)
+    warmup_steps = min(int(args.warmup_epochs * len(loader)), total_steps - 1)
+    schedule = optim.WarmupCosineLR(optimizer, warmup_steps, total_steps)
+    history: dict[str, list[float]] = {"train_loss": [], "train_acc": [], "test_acc": []}
+    first_epoch = 0
+    if args.resume:
+        if not state_path.is_file():
+            raise FileNotFoundError(f"--resume: no saved state at {state_path}")
+        state = tinygrad_be.load(state_path)
+        saved = json.loads(str(state["config"]))
+        changed = {k: (saved.get(k), v) for k, v in json.loads(run_config(args)).items()
+                   if saved.get(k) != v}
+        if changed:
+            raise ValueError(
+                "--resume: these options differ from the saved run's (saved, given): "
+                + ", ".join(f"{k} {a!r} != {b!r}" for k, (a, b) in changed.items())
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        history = {key: [float(v) for v in state["history"][key]] for key in history}
+        first_epoch = len(history["test_acc"])
+        print(f"resumed after epoch {first_epoch} (test accuracy {history['test_acc'][-1]:.4f})")
+    print(model)
+    print(f"{model.num_parameters():,} parameters, {len(loader)} batches of {args.batch_size} "
+          f"per epoch, {args.epochs} epochs")
+
+    flip = not args.no_flip
+    for epoch in range(first_epoch, args.epochs):
+        loader.epoch = epoch  # the data order of this epoch, whatever ran before
+        augment_rng = epoch_rng(args.seed, epoch, 1)
+        tinygrad_be.manual_seed(int(np.random.SeedSequence([args.seed, epoch, 2]).generate_state(1)[0]))  # dropout masks
+        total_loss, correct, seen = 0.0, 0, 0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", leave=False)
+        for images, labels in bar:
+            x = whitening.project(flip_and_translate(images, args.crop_pad, flip, augment_rng))
+            logits = model(Tensor(x))
+            loss = F.cross_entropy(logits, smooth_targets(labels, args.label_smoothing))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total_loss += loss.item() * len(labels)
+            correct += int((logits.data.argmax(axis=1) == labels).sum())
+            seen += len(labels)
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+        bar.close()
+
+        test_acc = evaluate(model, x_test, y_test)
+        history["train_loss"].append(total_loss / seen)
+        history["train_acc"].append(correct / seen)
+        history["test_acc"].append(test_acc)
+        if test_acc >= max(history["test_acc"]):
+            model.save(best_path)
+        tinygrad_be.save(state_path, {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(), "config": run_config(args),
+            "history": {key: np.array(values) for key, values in history.items()},
+        })
+        elapsed = time.perf_counter() - start_time
+        print(f"epoch {epoch + 1:3d}  loss {total_loss / seen:.4f}  train acc {correct / seen:.4f}  "
+              f"test acc {test_acc:.4f}  lr {schedule.get_last_lr()[0]:.4f}  {elapsed:.0f} s",
+              flush=True)
+        if args.stop_after is not None and epoch + 1 >= args.stop_after < args.epochs:
+            print(f"stopped after epoch {epoch + 1} of {args.epochs}; continue with --resume")
+            return test_acc
+
+    hidden = "-".join(str(h) for h in args.hidden)
+    plot_curves(history, args.results / "train_cifar10.png",
+                f"CIFAR-10 MLP {args.pca_dims}-{hidden}-10 (PCA-whitened input), seed {args.seed}")
+    final = history["test_acc"][-1]
+    best_epoch = int(np.argmax(history["test_acc"]))
+    print(f"test accuracy {final:.4f} (best {history['test_acc'][best_epoch]:.4f} at epoch "
+          f"{best_epoch + 1}) in {time.perf_counter() - start_time:.0f} s")
+    return final
+
+
+if __name__ == "__main__":
+    main()
