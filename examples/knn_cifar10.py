@@ -9,7 +9,7 @@ nearest training images once, votes for every k, and writes
 
     python examples/knn_cifar10.py                      # lab split, L2, k = 1..20
     python examples/knn_cifar10.py --official --metric cosine --k-max 30
-    python examples/knn_cifar10.py --features checkpoints/mlp.npz   # on an MLP's hidden features
+    python examples/knn_cifar10.py --features results/train_cifar10_features.npz  # MLP features
 
 Data comes from `tinygrad_be.datasets`: `--data-dir` names an extracted `cifar-10-batches-py`
 directory; otherwise `cifar10_directory` finds it in its cache, extracts `--archive` /
@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from models.knn import DEFAULT_MEMORY_BUDGET, KNN, METRICS
+from models.mlp import load_hidden_features
 from tinygrad_be.datasets import cifar10_directory, read_cifar, split_dataset
 
 
@@ -48,16 +49,9 @@ def load_split(args: argparse.Namespace) -> tuple[np.ndarray, ...]:
 def hidden_features(checkpoint: Path, *arrays: np.ndarray) -> list[np.ndarray]:
     """The last hidden layer's activations of a saved MLP for each array of images.
 
-    Uses `models.mlp.load_hidden_features`, the MLP issue's loader of a checkpoint's feature
-    extractor (the layers up to the last hidden activation, with the checkpoint's own input
-    preprocessing).
+    `checkpoint` is a `train_cifar10_features.npz` written by `examples/train_cifar10.py`: the
+    network with its own input preprocessing (pixel scale and PCA whitening).
     """
-    try:
-        from models.mlp import load_hidden_features
-    except ImportError as error:
-        raise SystemExit(
-            f"--features needs models.mlp.load_hidden_features (the MLP issue): {error}"
-        ) from error
     extract = load_hidden_features(checkpoint)
     return [np.asarray(extract(x), dtype=np.float32) for x in arrays]
 

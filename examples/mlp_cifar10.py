@@ -14,7 +14,7 @@ accuracy of every epoch (`results/mlp.png`, or `results/mlp_scaled.png` with `--
     python examples/mlp_cifar10.py            # raw pixels, d_h=64, lr=0.1, 100 epochs
     python examples/mlp_cifar10.py --scale    # pixels in [0, 1]
 
-Data: `tinygrad_be.datasets.load_cifar10` (downloads to ~/.cache/tinygrad_be unless the
+Data: `read_cifar(cifar10_directory())` from `tinygrad_be.datasets` (downloads to ~/.cache/tinygrad_be unless the
 CIFAR10_ARCHIVE environment variable or --archive names a local archive).
 """
 
@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from models.mlp import run_mlp  # noqa: E402
-from tinygrad_be.datasets import load_cifar10, split_dataset  # noqa: E402
+from tinygrad_be.datasets import cifar10_directory, read_cifar, split_dataset  # noqa: E402
 
 RUNS = (("mse", "MSE (sigmoid output)"), ("cross_entropy", "cross-entropy (softmax output)"))
 
@@ -59,12 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def load_lab_split(args: argparse.Namespace):
     """All 60,000 images (training batches then test batch, as the lab reads them), split."""
-    x_train, y_train, x_test, y_test = load_cifar10(
-        args.data_root, archive=args.archive, checksum=args.checksum
-    )
-    data = np.concatenate([x_train, x_test])
-    labels = np.concatenate([y_train, y_test])
-    del x_train, x_test  # free ~700 MB before split_dataset makes its copies
+    directory = cifar10_directory(args.data_root, archive=args.archive, checksum=args.checksum)
+    data, labels = read_cifar(directory)
     if args.scale:
         data /= 255  # in place: float32 stays float32
     return split_dataset(data, labels, split=args.split, seed=args.seed)

@@ -24,6 +24,8 @@ After every epoch the test accuracy is measured; the headline is the *final* epo
 accuracy (no choice is made on the test set). The best epoch's weights are also saved
 (`Module.save`, atomic) and reported as extra information. Outputs, by default under results/:
 `train_cifar10.png` (learning curves), `train_cifar10_best.npz` (best weights),
+`train_cifar10_features.npz` (the best network with its whitening, for
+`knn_cifar10.py --features`),
 `train_cifar10_state.npz` (model, optimizer, schedule and history after the last epoch, for
 `--resume`).
 
@@ -221,6 +223,16 @@ def plot_curves(history: dict[str, list[float]], path: Path, title: str) -> None
     plt.close(fig)
 
 
+def save_feature_extractor(path: Path, model, whitening: PCAWhitening, args) -> None:
+    """Everything `models.mlp.load_hidden_features` needs to map raw pixels to hidden features:
+    the pixel scale, the whitening and the network (for `knn_cifar10.py --features`)."""
+    tinygrad_be.save(path, {
+        "model": model.state_dict(), "pixel_scale": 1 / 255,
+        "whitening": {"mean": whitening.mean, "projection": whitening.projection},
+        "hidden": np.array(args.hidden), "dropout": args.dropout, "activation": "relu",
+    })
+
+
 def main(argv: list[str] | None = None) -> float:
     args = parse_args(argv)
     start_time = time.perf_counter()
@@ -302,6 +314,7 @@ def main(argv: list[str] | None = None) -> float:
         history["test_acc"].append(test_acc)
         if test_acc >= max(history["test_acc"]):
             model.save(best_path)
+            save_feature_extractor(args.results / "train_cifar10_features.npz", model, whitening, args)
         tinygrad_be.save(state_path, {
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "schedule": schedule.state_dict(), "config": run_config(args),

@@ -21,12 +21,14 @@ inputs are never modified) in the dtype they were given: float64 weights give fl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
+import tinygrad_be
 import tinygrad_be.functional as F
 from tinygrad_be import Tensor, nn, no_grad
 
@@ -379,3 +381,43 @@ def MLP(  # noqa: N802  (named like the class it stands for: it builds a model)
     if output is not None:
         layers.append(output())
     return nn.Sequential(*layers)
+
+
+def load_hidden_features(path: str | os.PathLike) -> Callable[[np.ndarray], np.ndarray]:
+    """A function mapping raw CIFAR-10 pixels (n, 3072), 0..255, to a trained MLP's last hidden
+    activations (n, h) float32, from a `train_cifar10_features.npz` written by
+    `examples/train_cifar10.py`: the pixel scaling, the PCA whitening, then every layer of the
+    network but the output one, in eval mode (no dropout). Rows are processed in chunks.
+    """
+    checkpoint = tinygrad_be.load(path)
+    needed = ("model", "whitening", "pixel_scale", "hidden", "dropout", "activation")
+    missing = [key for key in needed if key not in checkpoint]
+    if missing:
+        raise ValueError(
+            f"{path} is not a feature checkpoint of examples/train_cifar10.py (missing "
+            f"{', '.join(missing)}); use its train_cifar10_features.npz"
+        )
+    mean = checkpoint["whitening"]["mean"]
+    projection = checkpoint["whitening"]["projection"]
+    scale = float(checkpoint["pixel_scale"])
+    hidden = [int(h) for h in checkpoint["hidden"]]
+    weights = [key for key in checkpoint["model"] if key.endswith(".weight")]
+    d_out = checkpoint["model"][max(weights, key=lambda k: int(k.split(".")[0]))].shape[1]
+    model = MLP(projection.shape[1], hidden[0], d_out, hidden=hidden[1:],
+                activation=str(checkpoint["activation"]), dropout=float(checkpoint["dropout"]))
+    model.load_state_dict(checkpoint["model"])
+    model.eval()
+    features = model[:-1]  # drop the output layer: what is left ends with the last activation
+
+    def extract(pixels: np.ndarray, chunk: int = 5000) -> np.ndarray:
+        pixels = np.asarray(pixels, dtype=np.float32)
+        if pixels.ndim != 2 or pixels.shape[1] != mean.shape[0]:
+            raise ValueError(f"features: expected pixels (n, {mean.shape[0]}), got {pixels.shape}")
+        out = []
+        with no_grad():
+            for start in range(0, len(pixels), chunk):
+                whitened = (pixels[start : start + chunk] * scale - mean) @ projection
+                out.append(features(whitened).data)
+        return np.concatenate(out) if out else np.zeros((0, hidden[-1]), np.float32)
+
+    return extract

@@ -316,6 +316,23 @@ def test_train_cifar10_example_and_resume(fake_archive, tmp_path, capsys):
     model = MLP(24, 32, 10, hidden=(32,), activation="relu", dropout=0.1)
     model.load(straight / "train_cifar10_best.npz")
 
+    # The feature checkpoint maps raw pixels to the last hidden layer, and k-NN runs on it.
+    from models.mlp import load_hidden_features
+
+    extract = load_hidden_features(straight / "train_cifar10_features.npz")
+    pixels = np.random.default_rng(0).uniform(0, 255, (7, 3072)).astype(np.float32)
+    features = extract(pixels)
+    assert features.shape == (7, 32) and features.dtype == np.float32
+    assert (features >= 0).all()  # ReLU outputs
+    knn_example = _load_example("knn_cifar10")
+    knn_results = tmp_path / "knn_features"
+    data_options = ["--root" if option == "--data-root" else option for option in fake_archive]
+    knn_example.main([*data_options, "--features", str(straight / "train_cifar10_features.npz"),
+                      "--k-max", "3", "--out-dir", str(knn_results)])
+    assert (knn_results / "knn.csv").read_text().startswith("k,accuracy")
+    with pytest.raises(ValueError, match="not a feature checkpoint"):
+        load_hidden_features(straight / "train_cifar10_best.npz")
+
     # Resuming with different options is refused rather than silently mixing two runs.
     with pytest.raises(ValueError, match="lr"):
         example.main([*tiny, "--epochs", "4", "--lr", "0.3", "--results", str(resumed),
