@@ -4,12 +4,16 @@ The first half of the lab. Reads all 60,000 images, splits them 90/10 with `spli
 seed=0)` (or uses the official 50,000/10,000 split with `--official`), finds every test image's 20
 nearest training images once, votes for every k, and writes
 
-    results/knn.png   accuracy against k, best k marked
-    results/knn.csv   columns k,accuracy (accuracy as a fraction)
+    results/knn.png             accuracy against k, best k marked
+    results/knn.csv             columns k,accuracy (accuracy as a fraction)
+    results/knn_neighbours.png  the first test images, each followed by its nearest training
+                                images at the best k (green frame: same class, red: another)
+    results/knn_confusion.png   the confusion matrix at the best k
 
     python examples/knn_cifar10.py                      # lab split, L2, k = 1..20
     python examples/knn_cifar10.py --official --metric cosine --k-max 30
     python examples/knn_cifar10.py --features results/train_cifar10_features.npz  # MLP features
+    python examples/knn_cifar10.py --official --features results/cnn_cifar10_features.npz  # CNN
 
 Data comes from `tinygrad_be.datasets`: `--data-dir` names an extracted `cifar-10-batches-py`
 directory; otherwise `cifar10_directory` finds it in its cache, extracts `--archive` /
@@ -27,9 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
+import tinygrad_be
+from models.cnn import load_cnn_features
 from models.knn import DEFAULT_MEMORY_BUDGET, KNN, METRICS
 from models.mlp import load_hidden_features
-from tinygrad_be.datasets import cifar10_directory, read_cifar, split_dataset
+from tinygrad_be import viz
+from tinygrad_be.datasets import CLASSES, cifar10_directory, read_cifar, split_dataset
+
+NEIGHBOUR_ROWS = 6  # test images in knn_neighbours.png
 
 
 def load_split(args: argparse.Namespace) -> tuple[np.ndarray, ...]:
@@ -47,12 +56,14 @@ def load_split(args: argparse.Namespace) -> tuple[np.ndarray, ...]:
 
 
 def hidden_features(checkpoint: Path, *arrays: np.ndarray) -> list[np.ndarray]:
-    """The last hidden layer's activations of a saved MLP for each array of images.
+    """The last hidden layer's activations of a saved network for each array of images.
 
-    `checkpoint` is a `train_cifar10_features.npz` written by `examples/train_cifar10.py`: the
-    network with its own input preprocessing (pixel scale and PCA whitening).
+    `checkpoint` is a features file written by a recipe, holding the network with its own input
+    preprocessing: `train_cifar10_features.npz` (the MLP, with its pixel scale and PCA whitening)
+    or `cnn_cifar10_features.npz` (the CNN, with its per-channel standardisation).
     """
-    extract = load_hidden_features(checkpoint)
+    is_cnn = "standardizer" in tinygrad_be.load(checkpoint)
+    extract = (load_cnn_features if is_cnn else load_hidden_features)(checkpoint)
     return [np.asarray(extract(x), dtype=np.float32) for x in arrays]
 
 
@@ -97,6 +108,39 @@ def write_plot(path: Path, ks: list[int], accuracies: np.ndarray, title: str) ->
     plt.close(figure)
 
 
+def write_neighbours(
+    path: Path,
+    model: KNN,
+    k: int,
+    queries: np.ndarray,
+    test_images: np.ndarray,
+    test_labels: np.ndarray,
+    voted: np.ndarray,
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    title: str,
+) -> None:
+    """A grid with one row per test image: the image (black frame), then its k nearest training
+    images, framed green when of the test image's class and red otherwise.
+
+    queries: the test rows as the model sees them (pixels or features), test_images the pixels
+    (rows, 3072) shown; voted: the predicted label of each test row at this k.
+    """
+    _, nearest = model.kneighbors(queries, k=k)  # (rows, k) indices into the training set
+    rows = len(queries)
+    images = np.concatenate([test_images[:, None], train_images[nearest]], axis=1)
+    neighbour_labels = train_labels[nearest]  # (rows, k)
+    captions, frames = [], []
+    for r in range(rows):  # one row of captions per test image (a handful, for the picture)
+        captions.append(f"test: {CLASSES[test_labels[r]]}\nvote: {CLASSES[voted[r]]}")
+        captions += [CLASSES[label] for label in neighbour_labels[r]]
+        frames.append("black")
+        frames += ["tab:green" if label == test_labels[r] else "tab:red"
+                   for label in neighbour_labels[r]]  # fmt: skip
+    viz.image_grid(images.reshape(rows * (k + 1), -1), path, captions, ncols=k + 1,
+                   colors=frames, title=title, zoom=2)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> np.ndarray:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--k-max", type=int, default=20, help="evaluate k = 1..K (default 20)")
@@ -104,7 +148,7 @@ def main(argv: list[str] | None = None) -> np.ndarray:
     parser.add_argument("--official", action="store_true", help="official 50,000/10,000 split")
     parser.add_argument("--split", type=float, default=0.9, help="training fraction (lab split)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the lab split")
-    parser.add_argument("--features", type=Path, help="MLP checkpoint: use its hidden features")
+    parser.add_argument("--features", type=Path, help="features file of a recipe (train_cifar10 / cnn_cifar10): use its features")
     parser.add_argument("--data-dir", type=Path, help="an extracted cifar-10-batches-py directory")
     parser.add_argument("--root", type=Path, help="data cache directory (see tinygrad_be.datasets)")
     parser.add_argument("--archive", type=Path, help="local archive (default $CIFAR10_ARCHIVE)")
@@ -128,6 +172,7 @@ def main(argv: list[str] | None = None) -> np.ndarray:
             f"({len(x_train):,} train / {len(x_test):,} test)"
         )
     inputs = "raw pixels"
+    pixels_train, pixels_test = x_train, x_test  # the images themselves, for the pictures
     if args.features is not None:
         x_train, x_test = hidden_features(args.features, x_train, x_test)
         inputs = f"hidden features of {args.features.name} ({x_train.shape[1]} per image)"
@@ -138,7 +183,8 @@ def main(argv: list[str] | None = None) -> np.ndarray:
     ks = list(range(1, args.k_max + 1))
     model = KNN(k=1, metric=args.metric, memory_budget=int(args.memory_mb * 2**20))
     model.fit(x_train, y_train)
-    accuracies = model.score_sweep(x_test, y_test, ks, progress=True)
+    predictions = model.predict_sweep(x_test, ks, progress=True)  # (len(ks), n_test) labels
+    accuracies = (predictions == y_test).mean(axis=1)
     searched = time.perf_counter()
 
     print("   k  accuracy")
@@ -153,6 +199,22 @@ def main(argv: list[str] | None = None) -> np.ndarray:
     write_plot(args.out_dir / "knn.png", ks, accuracies, title)
     write_csv(args.out_dir / "knn.csv", ks, accuracies)
     print(f"wrote {args.out_dir / 'knn.png'} and {args.out_dir / 'knn.csv'}")
+
+    k, voted = ks[best], predictions[best]
+    rows = min(NEIGHBOUR_ROWS, len(x_test))
+    space = "hidden features" if args.features else f"raw pixels, {args.metric}"
+    write_neighbours(
+        args.out_dir / "knn_neighbours.png", model, k, x_test[:rows], pixels_test[:rows],
+        y_test[:rows], voted[:rows], pixels_train, y_train,
+        f"k-NN ({space}), k = {k}: the first {rows} test images (black frame) and their {k} "
+        f"nearest training images\ngreen frame: same class as the test image, red: another class",
+    )  # fmt: skip
+    matrix = viz.confusion_matrix(y_test, voted, num_classes=len(CLASSES))
+    viz.plot_confusion(
+        matrix, CLASSES, args.out_dir / "knn_confusion.png",
+        title=f"k-NN ({space}), k = {k}, {split_name}",
+    )  # fmt: skip
+    print(f"wrote {args.out_dir / 'knn_neighbours.png'} and {args.out_dir / 'knn_confusion.png'}")
     print(f"total {time.perf_counter() - start:.1f} s")
     return accuracies
 

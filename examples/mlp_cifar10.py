@@ -9,7 +9,11 @@ descent (one step per epoch on all training images):
 All 60,000 images are split 90% / 10% (`split_dataset(split=0.9, seed=0)`, as the lab does).
 By default the pixels are fed as the lab reads them (raw values 0..255); `--scale` divides them by
 255 first. The script prints a table of final train and test accuracy and plots the training
-accuracy of every epoch (`results/mlp.png`, or `results/mlp_scaled.png` with `--scale`).
+accuracy of every epoch (`results/mlp.png`, or `results/mlp_scaled.png` with `--scale`). With
+`--scale` it also draws what the cross-entropy network's hidden units learned,
+`results/mlp_weights.png`: the change of each unit's 3072 input weights during training, as a
+32x32 colour image scaled to its own min..max (see `write_weights`). (On raw pixels the saturated
+first layer hardly learns, so nothing is drawn.)
 
     python examples/mlp_cifar10.py            # raw pixels, d_h=64, lr=0.1, 100 epochs
     python examples/mlp_cifar10.py --scale    # pixels in [0, 1]
@@ -30,7 +34,8 @@ matplotlib.use("Agg")  # write files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from models.mlp import run_mlp  # noqa: E402
+from models.mlp import init_weights, test_mlp, train_mlp  # noqa: E402
+from tinygrad_be import viz  # noqa: E402
 from tinygrad_be.datasets import cifar10_directory, read_cifar, split_dataset  # noqa: E402
 
 RUNS = (("mse", "MSE (sigmoid output)"), ("cross_entropy", "cross-entropy (softmax output)"))
@@ -81,9 +86,28 @@ def plot(curves: dict[str, list[float]], tests: dict[str, float], args, path: Pa
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    viz.save_figure(fig, path, dpi=120)  # atomically: no half-written file if interrupted
     plt.close(fig)
+
+
+def write_weights(path: Path, w1_start: np.ndarray, w1: np.ndarray, args) -> None:
+    """What each hidden unit learned: the change of its 3072 input weights, w1 - w1_start (a
+    column of these (3072, d_h) arrays), as a 32x32 colour image scaled to its own min..max.
+
+    The change, not the weights: in 100 small steps the weights move by about a fifth of their
+    random initial size, so the weights themselves still look like noise, while their change,
+    the sum of the gradient steps, shows the colour and shape templates the units learned.
+    """
+    change = w1 - w1_start
+    ratio = np.abs(change).mean() / np.abs(w1_start).mean()
+    viz.image_grid(
+        change.T, path, ncols=min(16, args.d_h), per_image_scaling=True,
+        title=f"What the {args.d_h} hidden units learned in {args.epochs} steps (cross-entropy, "
+              f"scaled pixels): each unit's change of input weights, w1 - w1 at the start,\n"
+              f"scaled to its own min..max (bright: grew, dark: shrank); mean |change| = "
+              f"{ratio:.2f} x mean |initial weight|",
+    )  # fmt: skip
+    print(f"wrote {path} (mean |change| / mean |initial weight| = {ratio:.2f})")
 
 
 def main(argv: list[str] | None = None) -> dict[str, tuple[float, float]]:
@@ -94,13 +118,17 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[float, float]]:
     print(f"data: {len(x_train)} train / {len(x_test)} test images, "
           f"pixels in [{x_train.min():g}, {x_train.max():g}] ({time.perf_counter() - start:.1f} s)")
 
-    curves, tests = {}, {}
+    # What run_mlp does, keeping the weights for the picture. Both runs start from the same
+    # weights (train_mlp returns new arrays and leaves its inputs as they are).
+    start_weights = init_weights(x_train.shape[1], args.d_h, seed=args.seed, init=args.init,
+                                 dtype=x_train.dtype)  # fmt: skip
+    curves, tests, weights = {}, {}, {}
     for loss, label in RUNS:
-        curves[loss], tests[loss] = run_mlp(
-            x_train, y_train, x_test, y_test, d_h=args.d_h, learning_rate=args.lr,
-            num_epoch=args.epochs, seed=args.seed, init=args.init, loss=loss, progress=True,
+        *weights[loss], curves[loss] = train_mlp(
+            *start_weights, x_train, y_train, args.lr, args.epochs, loss=loss, progress=True,
             desc=label,
         )
+        tests[loss] = test_mlp(*weights[loss], x_test, y_test)
 
     pixels = "scaled [0, 1]" if args.scale else "raw 0..255"
     print(f"\n{'loss':<32}{'pixels':<16}{'train acc':>10}{'test acc':>10}")
@@ -108,6 +136,9 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[float, float]]:
         print(f"{label:<32}{pixels:<16}{curves[loss][-1]:>10.4f}{tests[loss]:>10.4f}")
     plot(curves, tests, args, out)
     print(f"wrote {out} in {time.perf_counter() - start:.0f} s")
+    if args.scale:
+        write_weights(out.with_name("mlp_weights.png"), start_weights[0],
+                      weights["cross_entropy"][0], args)  # fmt: skip
     return {loss: (curves[loss][-1], tests[loss]) for loss, _ in RUNS}
 
 

@@ -2,13 +2,15 @@
 
 The recipe, each part chosen because it helps a fully connected network (measured; see README):
 
-1. **PCA whitening** (fitted on the training images only): centre every pixel, rotate onto the
+1. **PCA whitening** (`tinygrad_be.transforms.PCAWhitening`, fitted on the training images
+   only): centre every pixel, rotate onto the
    principal components, keep the first `--pca-dims` and divide each by sqrt(variance + eps).
    An MLP has no built-in notion of neighbouring pixels; whitening removes the strong pixel
    correlations that otherwise dominate its first layer, and dropping the smallest components
    (mostly noise) makes the first layer 12x cheaper than on 3072 raw pixels. (256 components
    beat 128, 512 and 1024 in 10-epoch trials.)
-2. **Augmentation in numpy**, vectorised over the batch: random horizontal flips and random
+2. **Augmentation** (`tinygrad_be.transforms.augment`), vectorised over the batch: random
+   horizontal flips and random
    translations by up to `--crop-pad` pixels (crop of a zero-padded image), applied in pixel
    space before the projection, so every epoch sees new images.
 3. **A wide ReLU network** (`--hidden`, default 2048-2048). Dropout is available
@@ -27,7 +29,8 @@ accuracy (no choice is made on the test set). The best epoch's weights are also 
 `train_cifar10_features.npz` (the best network with its whitening, for
 `knn_cifar10.py --features`),
 `train_cifar10_state.npz` (model, optimizer, schedule and history after the last epoch, for
-`--resume`).
+`--resume`), and pictures of the final network's test predictions: `train_cifar10_confusion.png`
+(confusion matrix) and `train_cifar10_mistakes.png` (the most confidently wrong test images).
 
     python examples/train_cifar10.py                 # ~7 minutes on 2 idle cores
     python examples/train_cifar10.py --resume        # continue an interrupted run
@@ -45,14 +48,15 @@ import matplotlib
 matplotlib.use("Agg")  # write files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
 
 import tinygrad_be  # noqa: E402
 import tinygrad_be.functional as F  # noqa: E402
 from models.mlp import MLP  # noqa: E402
-from tinygrad_be import Tensor, no_grad, optim  # noqa: E402
+from tinygrad_be import Tensor, no_grad, optim, viz  # noqa: E402
 from tinygrad_be.data import DataLoader  # noqa: E402
-from tinygrad_be.datasets import load_cifar10  # noqa: E402
+from tinygrad_be.datasets import CLASSES, load_cifar10  # noqa: E402
+from tinygrad_be.progress import progress_bar  # noqa: E402
+from tinygrad_be.transforms import PCAWhitening, augment  # noqa: E402
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (3, 32, 32)
@@ -93,79 +97,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # --------------------------------------------------------------------------------------------------
-# Preprocessing in numpy
-class PCAWhitening:
-    """x (n, 3072) -> ((x - mean) @ components) / sqrt(variances + eps), shape (n, dims).
-
-    Fitted on training data: the covariance is accumulated over chunks of rows (memory bounded),
-    its eigenvectors give the components. The projection is stored pre-divided, so applying it is
-    one float32 matmul.
-    """
-
-    def __init__(self, dims: int, eps: float) -> None:
-        self.dims, self.eps = dims, eps
-
-    def fit(self, x: np.ndarray, chunk: int = 10_000) -> PCAWhitening:
-        n, d = x.shape
-        if self.dims > min(n, d):
-            raise ValueError(f"PCA: cannot keep {self.dims} components of {n} rows of {d} values")
-        self.mean = x.mean(axis=0, dtype=np.float64).astype(np.float32)
-        if n < d:  # few rows (e.g. a test's tiny data set): the SVD of the data is cheaper
-            _, singular, rows = np.linalg.svd(x - self.mean, full_matrices=False)
-            variances, vectors = singular**2 / n, rows.T
-        else:
-            covariance = np.zeros((d, d))
-            for start in range(0, n, chunk):
-                centred = x[start : start + chunk] - self.mean
-                covariance += centred.T @ centred  # float32 BLAS, summed in float64
-            covariance /= n
-            variances, vectors = np.linalg.eigh(covariance)
-        top = np.argsort(variances)[::-1][: self.dims]  # largest variances first
-        self.variances = variances[top]
-        scale = 1.0 / np.sqrt(np.maximum(self.variances, 0.0) + self.eps)
-        self.projection = (vectors[:, top] * scale).astype(np.float32)  # (3072, dims)
-        return self
-
-    def centre(self, x: np.ndarray) -> np.ndarray:
-        return x - self.mean
-
-    def project(self, centred: np.ndarray) -> np.ndarray:
-        """Centred rows (n, 3072) -> whitened rows (n, dims)."""
-        return centred @ self.projection
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.project(self.centre(x))
-
-
-def flip_and_translate(
-    images: np.ndarray, pad: int, flip: bool, rng: np.random.Generator
-) -> np.ndarray:
-    """Random horizontal flips and translations of a batch of flat images (n, 3072) -> (n, 3072).
-
-    Each image is flipped with probability 1/2 and moved by (dy, dx), each uniform in [-pad, pad],
-    the uncovered border filled with zeros (the mean, for centred images). Vectorised: one pass
-    per possible shift, never per image.
-    """
-    n = len(images)
-    x = images.reshape(n, *IMAGE_SHAPE)
-    if flip:
-        flipped = rng.random(n) < 0.5
-        x = np.where(flipped[:, None, None, None], x[..., ::-1], x)
-    if pad == 0:
-        return np.ascontiguousarray(x).reshape(n, -1)
-    size = IMAGE_SHAPE[1]
-    padded = np.zeros((n, IMAGE_SHAPE[0], size + 2 * pad, size + 2 * pad), dtype=images.dtype)
-    padded[:, :, pad : pad + size, pad : pad + size] = x
-    offset = rng.integers(0, 2 * pad + 1, size=(n, 2))
-    out = np.empty_like(x)
-    for dy in range(2 * pad + 1):
-        for dx in range(2 * pad + 1):
-            rows = np.flatnonzero((offset[:, 0] == dy) & (offset[:, 1] == dx))
-            if len(rows):
-                out[rows] = padded[rows, :, dy : dy + size, dx : dx + size]
-    return out.reshape(n, -1)
-
-
+# Targets
 def smooth_targets(labels: np.ndarray, smoothing: float, dtype=np.float32) -> np.ndarray:
     """Soft targets (n, 10): 1 - smoothing + smoothing/10 on the label, smoothing/10 elsewhere."""
     targets = np.full((len(labels), NUM_CLASSES), smoothing / NUM_CLASSES, dtype=dtype)
@@ -293,9 +225,11 @@ def main(argv: list[str] | None = None) -> float:
         augment_rng = epoch_rng(args.seed, epoch, 1)
         tinygrad_be.manual_seed(int(np.random.SeedSequence([args.seed, epoch, 2]).generate_state(1)[0]))  # dropout masks
         total_loss, correct, seen = 0.0, 0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{args.epochs}", leave=False)
+        # summary=False: in a log, the epoch's line printed below says it all.
+        bar = progress_bar(loader, desc=f"epoch {epoch + 1}/{args.epochs}", summary=False)
         for images, labels in bar:
-            x = whitening.project(flip_and_translate(images, args.crop_pad, flip, augment_rng))
+            moved = augment(images.reshape(-1, *IMAGE_SHAPE), augment_rng, args.crop_pad, flip)
+            x = whitening.project(moved.reshape(len(images), -1))
             logits = model(Tensor(x))
             loss = F.cross_entropy(logits, smooth_targets(labels, args.label_smoothing))
             optimizer.zero_grad()
@@ -331,6 +265,21 @@ def main(argv: list[str] | None = None) -> float:
     hidden = "-".join(str(h) for h in args.hidden)
     plot_curves(history, args.results / "train_cifar10.png",
                 f"CIFAR-10 MLP {args.pca_dims}-{hidden}-10 (PCA-whitened input), seed {args.seed}")
+    # Pictures of the final network's test predictions (tinygrad_be.viz): the confusion matrix and
+    # the most confidently wrong test images, shown from their pixels (re-read: x_test is whitened).
+    model.eval()
+    with no_grad():
+        probabilities = np.concatenate([model(Tensor(x_test[i : i + 2000])).softmax(axis=1).data
+                                        for i in range(0, len(x_test), 2000)])  # fmt: skip
+    model.train()
+    matrix = viz.confusion_matrix(y_test, probabilities.argmax(axis=1), NUM_CLASSES)
+    viz.plot_confusion(matrix, CLASSES, args.results / "train_cifar10_confusion.png",
+                       title=f"MLP {args.pca_dims}-{hidden}-10 after the final epoch")
+    test_pixels = load_cifar10(args.data_root, archive=args.archive, checksum=args.checksum)[2]
+    viz.plot_mistakes(test_pixels, y_test, probabilities, CLASSES,
+                      args.results / "train_cifar10_mistakes.png", count=24)  # fmt: skip
+    print(f"wrote {args.results / 'train_cifar10_confusion.png'} and "
+          f"{args.results / 'train_cifar10_mistakes.png'}")
     final = history["test_acc"][-1]
     best_epoch = int(np.argmax(history["test_acc"]))
     print(f"test accuracy {final:.4f} (best {history['test_acc'][best_epoch]:.4f} at epoch "

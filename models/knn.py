@@ -39,9 +39,9 @@ from collections.abc import Iterable
 
 import numpy as np
 from numpy.typing import ArrayLike
-from tqdm.auto import tqdm
 
-from tinygrad_be import Tensor
+from tinygrad_be import Tensor, from_numpy
+from tinygrad_be.progress import progress_bar
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
@@ -372,7 +372,7 @@ class KNN:
         labels = _as_labels(y, len(data), "y", "x")
         _check_k(self.k, len(data))
         train = np.ascontiguousarray(data, dtype=np.float32)
-        self.x_train = Tensor(train)
+        self.x_train = from_numpy(train)  # shares: a Tensor(...) would copy the training set
         self.y_train = labels
         self.classes_, self._y_class = np.unique(labels, return_inverse=True)
         # Per-training-row terms of the distance formulas, computed once here.
@@ -418,7 +418,7 @@ class KNN:
         step = self.batch_size or _rows_per_chunk(n, len(train), 16 * d, self.memory_budget)
         distances = np.empty((n, k), dtype=np.float32)
         indices = np.empty((n, k), dtype=np.int64)
-        bar = tqdm(
+        bar = progress_bar(
             range(0, n, step), desc=f"k-NN {self.metric}", unit="chunk", disable=not progress
         )
         for start in bar:
@@ -470,7 +470,25 @@ def evaluate_knn(
     k: int,
 ) -> float:
     """Accuracy of k-NN (L2, float32, chunked) trained on the first pair, tested on the second."""
+    data_train, labels_train, data_test, labels_test = _lab_arguments(
+        data_train, labels_train, data_test, labels_test
+    )
     return KNN(k=k).fit(data_train, labels_train).score(data_test, labels_test)
+
+
+def _lab_arguments(
+    data_train: InputData, labels_train: InputData, data_test: InputData, labels_test: InputData
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The lab functions' inputs, checked under the lab's own argument names."""
+    train = _as_matrix(data_train, "data_train")
+    test = _as_matrix(data_test, "data_test")
+    _check_same_width(train, test, "data_train", "data_test")
+    return (
+        train,
+        _as_labels(labels_train, len(train), "labels_train", "data_train"),
+        test,
+        _as_labels(labels_test, len(test), "labels_test", "data_test"),
+    )
 
 
 def evaluate_knn_sweep(
@@ -483,5 +501,8 @@ def evaluate_knn_sweep(
     progress: bool = False,
 ) -> np.ndarray:
     """Accuracy for every k in `ks` from one neighbour search: (len(ks),) floats in [0, 1]."""
+    data_train, labels_train, data_test, labels_test = _lab_arguments(
+        data_train, labels_train, data_test, labels_test
+    )
     model = KNN(k=1, metric=metric).fit(data_train, labels_train)
     return model.score_sweep(data_test, labels_test, ks, progress=progress)

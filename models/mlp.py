@@ -26,11 +26,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 import tinygrad_be
 import tinygrad_be.functional as F
 from tinygrad_be import Tensor, nn, no_grad
+from tinygrad_be.progress import progress_bar
 
 __all__ = [
     "ACTIVATIONS",
@@ -73,7 +73,7 @@ def _check_weights(w1: Any, b1: Any, w2: Any, b2: Any) -> Weights:
     return w1, b1, w2, b2
 
 
-def _check_data(data: Any, w1: np.ndarray) -> np.ndarray:
+def _check_data(data: Any, w1: np.ndarray, name: str = "data") -> np.ndarray:
     """`data` as a 2-D floating array with w1's number of rows as columns.
 
     Integer data (e.g. uint8 pixels) is converted to w1's dtype once, here, so the matmul runs
@@ -81,10 +81,10 @@ def _check_data(data: Any, w1: np.ndarray) -> np.ndarray:
     """
     data = np.asarray(data)
     if data.ndim != 2:
-        raise ValueError(f"data must be 2-D (n, d_in), got shape {data.shape}")
+        raise ValueError(f"{name} must be 2-D (n, d_in), got shape {data.shape}")
     if data.shape[1] != w1.shape[0]:
         raise ValueError(
-            f"data {data.shape} and w1 {w1.shape}: data has {data.shape[1]} columns, "
+            f"{name} {data.shape} and w1 {w1.shape}: {name} has {data.shape[1]} columns, "
             f"w1 expects {w1.shape[0]}"
         )
     if not np.issubdtype(data.dtype, np.floating):
@@ -92,17 +92,19 @@ def _check_data(data: Any, w1: np.ndarray) -> np.ndarray:
     return data
 
 
-def _check_labels(labels: Any, n: int, num_classes: int) -> np.ndarray:
+def _check_labels(
+    labels: Any, n: int, num_classes: int, name: str = "labels", data_name: str = "data"
+) -> np.ndarray:
     """`labels` as an int array of shape (n,) with values in [0, num_classes)."""
     labels = np.asarray(labels)
     if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(
-            f"labels must be an integer array of shape ({n},) (one per data row), "
+            f"{name} must be an integer array of shape ({n},) (one per {data_name} row), "
             f"got {labels.dtype} {labels.shape}"
         )
     if n and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(
-            f"labels must lie in [0, {num_classes}) (w2 has {num_classes} outputs), "
+            f"{name} must lie in [0, {num_classes}) (w2 has {num_classes} outputs), "
             f"got values in [{labels.min()}, {labels.max()}]"
         )
     return labels
@@ -113,7 +115,7 @@ def _check_labels(labels: Any, n: int, num_classes: int) -> np.ndarray:
 def _logits(params: Sequence[Tensor], data: np.ndarray) -> Tensor:
     """z2 = sigmoid(x @ w1 + b1) @ w2 + b2, shape (n, d_out): the network before its output."""
     w1, b1, w2, b2 = params
-    hidden = (Tensor(data) @ w1 + b1).sigmoid()
+    hidden = (tinygrad_be.from_numpy(data) @ w1 + b1).sigmoid()  # shares data: no copy per step
     return hidden @ w2 + b2
 
 
@@ -124,7 +126,7 @@ def _step(
 
     `targets` are one-hot rows for "mse" and class indices for "cross_entropy".
     """
-    params = [Tensor(w, requires_grad=True) for w in weights]
+    params = [tinygrad_be.from_numpy(w).requires_grad_() for w in weights]
     logits = _logits(params, data)
     if loss_name == "mse":
         loss = F.mse_loss(logits.sigmoid(), targets)
@@ -192,7 +194,7 @@ def learn_once_cross_entropy(
     """
     w1, b1, w2, b2 = _check_weights(w1, b1, w2, b2)
     data = _check_data(data, w1)
-    labels = _check_labels(labels_train, data.shape[0], w2.shape[1])
+    labels = _check_labels(labels_train, data.shape[0], w2.shape[1], "labels_train")
     weights, loss, _ = _step((w1, b1, w2, b2), data, labels, learning_rate, "cross_entropy")
     return (*weights, loss)
 
@@ -231,14 +233,14 @@ def train_mlp(
     if int(num_epoch) != num_epoch or num_epoch < 0:
         raise ValueError(f"num_epoch must be a non-negative integer, got {num_epoch!r}")
     weights = _check_weights(w1, b1, w2, b2)
-    data = _check_data(data_train, weights[0])
+    data = _check_data(data_train, weights[0], "data_train")
     d_out = weights[2].shape[1]
-    labels = _check_labels(labels_train, data.shape[0], d_out)
+    labels = _check_labels(labels_train, data.shape[0], d_out, "labels_train", "data_train")
     # Built once, not every epoch: one-hot rows in the weights' dtype, so MSE stays in that dtype.
     targets = one_hot(labels, d_out).astype(weights[2].dtype) if loss == "mse" else labels
 
     accuracies: list[float] = []
-    bar = tqdm(range(int(num_epoch)), desc=desc or loss, disable=not progress, leave=False)
+    bar = progress_bar(range(int(num_epoch)), desc=desc or loss, disable=not progress)
     for _ in bar:
         weights, loss_value, logits = _step(weights, data, targets, learning_rate, loss)
         accuracies.append(_accuracy(logits, labels))
@@ -261,10 +263,10 @@ def test_mlp(
     the softmax (cross-entropy) output layers, which both keep the order of their inputs.
     """
     weights = _check_weights(w1, b1, w2, b2)
-    data = _check_data(data_test, weights[0])
-    labels = _check_labels(labels_test, data.shape[0], weights[2].shape[1])
+    data = _check_data(data_test, weights[0], "data_test")
+    labels = _check_labels(labels_test, data.shape[0], weights[2].shape[1], "labels_test", "data_test")
     with no_grad():
-        logits = _logits([Tensor(w) for w in weights], data)
+        logits = _logits([tinygrad_be.from_numpy(w) for w in weights], data)
     return _accuracy(logits.data, labels)
 
 

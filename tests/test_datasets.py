@@ -386,9 +386,38 @@ def test_default_root_is_the_home_cache(tmp_path: Path, fake_archive: Path) -> N
     assert (cache / "data_batch_1").is_file()
 
 
-def test_local_archive_needs_an_explicit_checksum(tmp_path: Path, fake_archive: Path) -> None:
-    with pytest.raises(ValueError, match=CHECKSUM_ENV):
-        load_cifar10(tmp_path / "root", archive=fake_archive)
+def test_local_archive_without_checksum_is_checked_against_the_official_md5(
+    tmp_path: Path, fake_archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pretend the fake archive is the official one: a user's copy of the official download
+    # is accepted with no checksum stated, by argument or by environment.
+    monkeypatch.setattr(datasets, "CIFAR10_MD5", md5(fake_archive))
+    x_train, _, x_test, _ = load_cifar10(tmp_path / "root", archive=fake_archive)
+    assert x_train.shape == (5 * N, 3072) and x_test.shape == (N, 3072)
+    monkeypatch.setenv(ARCHIVE_ENV, str(fake_archive))
+    assert load_cifar10(tmp_path / "other")[0].shape == (5 * N, 3072)
+
+
+def test_local_archive_of_another_copy_is_refused_with_both_digests(
+    tmp_path: Path, fake_archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "root"
+    monkeypatch.setenv(ARCHIVE_ENV, str(fake_archive))
+    with pytest.raises(ValueError) as refused:
+        load_cifar10(root)
+    message = str(refused.value)
+    assert md5(fake_archive) in message and datasets.CIFAR10_MD5 in message  # both digests
+    assert CHECKSUM_ENV in message and "checksum=" in message and "skip" in message  # how to
+    assert entries(root) == []
+    # Accepted once its own checksum is stated (environment or argument), or the check skipped.
+    monkeypatch.setenv(CHECKSUM_ENV, md5(fake_archive))
+    assert load_cifar10(root)[0].shape == (5 * N, 3072)
+    monkeypatch.delenv(CHECKSUM_ENV)
+    assert load_cifar10(tmp_path / "b", archive=fake_archive, checksum=sha256(fake_archive))[0].size
+    assert load_cifar10(tmp_path / "c", archive=fake_archive, checksum="skip")[0].size
+
+
+def test_malformed_checksum_is_refused(tmp_path: Path, fake_archive: Path) -> None:
     with pytest.raises(ValueError, match="32 hex digits"):
         load_cifar10(tmp_path / "root", archive=fake_archive, checksum="md5:1234")
     assert entries(tmp_path / "root") == []

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from tinygrad_be import Function, GradcheckError, Tensor, gradcheck
+from tinygrad_be import Function, GradcheckError, Tensor, from_numpy, gradcheck
 
 
 class SquareWrongAt(Function):
@@ -119,7 +119,7 @@ def test_refuses_nothing_to_check_and_a_misshapen_weighting() -> None:
 
 def test_leaves_the_inputs_as_they_were() -> None:
     data = np.array([0.5, 1.5, -2.0])
-    x = Tensor(data, requires_grad=True)
+    x = from_numpy(data).requires_grad_()
     previous_grad = np.array([7.0, 8.0, 9.0])
     x.grad = previous_grad
     gradcheck(lambda x: (x * x).sum(), x)

@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
+import tinygrad_be
 import tinygrad_be.functional as F
 from tinygrad_be import Tensor, gradcheck, no_grad
 
@@ -176,7 +177,7 @@ def test_T(data: st.DataObject) -> None:
 
 
 @given(data=st.data())
-def test_transpose(data: st.DataObject) -> None:
+def test_permute(data: st.DataObject) -> None:
     shape = data.draw(SHAPES)
     ndim = len(shape)
     permutation = data.draw(st.permutations(range(ndim)), label="permutation")
@@ -184,9 +185,17 @@ def test_transpose(data: st.DataObject) -> None:
     as_tuple = data.draw(st.booleans(), label="axes as one tuple")
     x = data.draw(values(shape))
     if as_tuple:
-        check(data, lambda x: x.transpose(tuple(axes)), x)
+        check(data, lambda x: x.permute(tuple(axes)), x)
     else:
-        check(data, lambda x: x.transpose(*axes), x)
+        check(data, lambda x: x.permute(*axes), x)
+
+
+@given(data=st.data())
+def test_transpose_of_two_dims(data: st.DataObject) -> None:
+    shape = data.draw(SHAPES)
+    ndim = len(shape)
+    dim0, dim1 = (data.draw(st.integers(-ndim, ndim - 1), label="dim") for _ in range(2))
+    check(data, lambda x: x.transpose(dim0, dim1), data.draw(values(shape)))
 
 
 @st.composite
@@ -233,7 +242,24 @@ def test_max_without_ties(data: st.DataObject) -> None:
     shape = data.draw(SHAPES)
     axis, keepdims = data.draw(axis_and_keepdims(len(shape)), label="axis, keepdims")
     x = data.draw(distinct_values(shape))
-    check(data, lambda x: x.max(axis=axis, keepdims=keepdims), x)
+    check(data, lambda x: x.amax(axis=axis, keepdims=keepdims), x)
+
+
+@given(data=st.data())
+def test_amin_without_ties(data: st.DataObject) -> None:
+    shape = data.draw(SHAPES)
+    dim, keepdim = data.draw(axis_and_keepdims(len(shape)), label="dim, keepdim")
+    check(data, lambda x: x.amin(dim=dim, keepdim=keepdim), data.draw(distinct_values(shape)))
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+@given(data=st.data())
+def test_max_and_min_along_a_dim_return_values_and_indices(name: str, data: st.DataObject) -> None:
+    shape = data.draw(SHAPES)
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
+    keepdim = data.draw(st.booleans(), label="keepdim")
+    x = data.draw(distinct_values(shape))
+    check(data, lambda x: getattr(x, name)(dim, keepdim=keepdim).values, x)
 
 
 def test_max_shares_the_gradient_equally_among_tied_maxima() -> None:
@@ -241,11 +267,11 @@ def test_max_shares_the_gradient_equally_among_tied_maxima() -> None:
     data = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0], [0.0, 5.0, -1.0]])
 
     x = Tensor(data, requires_grad=True)
-    x.max(axis=1).backward(np.array([1.0, 6.0, 2.0]))
+    x.amax(axis=1).backward(np.array([1.0, 6.0, 2.0]))
     np.testing.assert_array_equal(x.grad, [[0, 0.5, 0.5], [2, 2, 2], [0, 2, 0]])
 
     x = Tensor(np.array([[1.0, 3.0, 3.0], [2.0, 3.0, 3.0], [2.0, 0.0, -1.0]]), requires_grad=True)
-    x.max(axis=-2, keepdims=True).backward(np.array([[4.0, 1.0, 9.0]]))
+    x.amax(dim=-2, keepdim=True).backward(np.array([[4.0, 1.0, 9.0]]))
     np.testing.assert_array_equal(x.grad, [[0, 0.5, 4.5], [2, 0.5, 4.5], [2, 0, 0]])
 
     x = Tensor(np.array([[3.0, 1.0], [3.0, 3.0]]), requires_grad=True)
@@ -254,7 +280,7 @@ def test_max_shares_the_gradient_equally_among_tied_maxima() -> None:
 
     # Over several axes at once, and in float32: four tied maxima per slice, a quarter each.
     x = Tensor(np.ones((2, 2, 3), dtype=np.float32), requires_grad=True)
-    x.max(axis=(0, -2)).backward(np.array([4.0, 8.0, 12.0], dtype=np.float32))
+    x.amax(axis=(0, -2)).backward(np.array([4.0, 8.0, 12.0], dtype=np.float32))
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad, np.broadcast_to([1.0, 2.0, 3.0], (2, 2, 3)))
 
@@ -423,3 +449,213 @@ def test_two_layer_network_with_cross_entropy(data: st.DataObject) -> None:
 
     shapes = [(n, d), (d, h), (h,), (h, c), (c,)]
     check(data, fn, *(data.draw(values(s, st.floats(-2.0, 2.0))) for s in shapes))
+
+
+# --------------------------------------------------------------------------------------------------
+# Ops added for torch parity (issue 13): each against finite differences, with broadcasting
+@given(data=st.data())
+def test_pow_with_a_tensor_exponent_that_broadcasts(data: st.DataObject) -> None:
+    shape_a, shape_b = data.draw(broadcastable_pair(), label="shapes")
+    base = data.draw(values(shape_a, st.floats(0.5, 3.0)), label="base")
+    check(data, operator.pow, base, data.draw(values(shape_b), label="exponent"))
+
+
+@given(data=st.data())
+def test_rpow_of_a_number(data: st.DataObject) -> None:
+    base = data.draw(st.floats(0.5, 3.0), label="base")
+    check(data, lambda x: base**x, data.draw(values(data.draw(SHAPES))))
+
+
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+@given(data=st.data())
+def test_maximum_and_minimum_that_broadcast(name: str, data: st.DataObject) -> None:
+    shape_a, shape_b = data.draw(broadcastable_pair(), label="shapes")
+    # Distinct grids, offset by 1e-3: no finite-difference step crosses a tie.
+    a = data.draw(distinct_values(shape_a), label="a")
+    b = data.draw(distinct_values(shape_b), label="b") + 1e-3
+    check(data, getattr(tinygrad_be, name), a, b)
+
+
+@given(data=st.data())
+def test_where_that_broadcasts(data: st.DataObject) -> None:
+    shape_a, shape_b = data.draw(broadcastable_pair(), label="shapes")
+    condition = data.draw(arrays(np.bool_, shape_a, fill=st.nothing()), label="condition")
+    a, b = data.draw(values(shape_a), label="x"), data.draw(values(shape_b), label="y")
+    check(data, lambda x, y: tinygrad_be.where(condition, x, y), a, b)
+
+
+@given(data=st.data())
+def test_cat_and_stack(data: st.DataObject) -> None:
+    shape = data.draw(SHAPES)
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
+    other = list(shape)
+    other[dim] = data.draw(st.integers(1, 4), label="other size")
+    a, b = data.draw(values(shape), label="a"), data.draw(values(tuple(other)), label="b")
+    check(data, lambda a, b: tinygrad_be.cat([a, b], dim=dim), a, b)
+    c = data.draw(values(shape), label="c")
+    new_dim = data.draw(st.integers(-len(shape) - 1, len(shape)), label="stack dim")
+    check(data, lambda a, c: tinygrad_be.stack([a, c, a], dim=new_dim), a, c)
+
+
+ELEMENTWISE_NEW = {
+    "abs": (lambda x: x.abs(), magnitudes(0.01, 3.0)),
+    "log1p": (lambda x: x.log1p(), st.floats(-0.5, 3.0)),
+    "clamp": (
+        lambda x: x.clamp(-1.0, 1.5),
+        st.floats(-3.0, -1.01) | st.floats(-0.99, 1.49) | st.floats(1.51, 3.0),
+    ),  # fmt: skip
+    "clamp_min": (lambda x: x.clip(min=0.5), st.floats(-3.0, 0.49) | st.floats(0.51, 3.0)),
+    "gelu": (F.gelu, st.floats(-6.0, 6.0)),
+    "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"), st.floats(-6.0, 6.0)),
+    "leaky_relu": (lambda x: F.leaky_relu(x, 0.2), magnitudes(0.01, 3.0)),
+}
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE_NEW)
+@given(data=st.data())
+def test_new_elementwise_ops(name: str, data: st.DataObject) -> None:
+    fn, elements = ELEMENTWISE_NEW[name]
+    check(data, fn, data.draw(values(data.draw(SHAPES), elements)))
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+@given(data=st.data())
+def test_var_and_std(name: str, data: st.DataObject) -> None:
+    shape = data.draw(SHAPES)
+    dim, keepdim = data.draw(axis_and_keepdims(len(shape)), label="dim, keepdim")
+    x = data.draw(distinct_values(shape))  # distinct: std is not differentiable at 0
+    count = x.size if dim is None else int(np.prod([shape[d] for d in np.atleast_1d(dim)]))
+    correction = data.draw(st.integers(0, max(count - 1, 0)), label="correction")
+    if name == "std" and count == 1:
+        return  # a single value: std = 0, not differentiable
+    check(data, lambda x: getattr(x, name)(dim, keepdim=keepdim, correction=correction), x)
+
+
+@given(data=st.data())
+def test_shape_ops(data: st.DataObject) -> None:
+    shape = data.draw(SHAPES)
+    ndim = len(shape)
+    start = data.draw(st.integers(-ndim, ndim - 1), label="start")
+    end = data.draw(st.integers(start % ndim, ndim - 1), label="end")
+    expanded = tuple(data.draw(st.sampled_from([n, -1])) if n != 1 else data.draw(
+        st.integers(1, 3)) for n in shape)  # fmt: skip
+    lead = data.draw(st.integers(0, 2), label="new leading dims")
+    where = data.draw(st.integers(-ndim - 1, ndim), label="unsqueeze at")
+
+    def fn(x: Tensor) -> Tensor:
+        y = x.unsqueeze(where).squeeze().view(-1).reshape(shape)
+        return y.flatten(start, end).sum() + x.expand(*(2,) * lead, *expanded) * 0.5
+
+    check(data, fn, data.draw(values(shape)))
+
+
+@given(data=st.data())
+def test_gather(data: st.DataObject) -> None:
+    shape = data.draw(SHAPES)
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
+    index_shape = tuple(
+        data.draw(st.integers(1, 4)) if i == dim % len(shape) else data.draw(st.integers(1, n))
+        for i, n in enumerate(shape)
+    )
+    n = shape[dim]
+    index = data.draw(arrays(np.int64, index_shape, elements=st.integers(0, n - 1)), label="index")
+    check(data, lambda x: x.gather(dim, index), data.draw(values(shape)))
+
+
+# Losses added for torch parity
+@st.composite
+def logits_and_labels(draw: Any):
+    n, c = draw(st.integers(1, 5), label="N"), draw(st.integers(1, 5), label="C")
+    logits = draw(values((n, c), st.floats(-5.0, 5.0)), label="logits")
+    labels = draw(arrays(np.int64, (n,), elements=st.integers(-1, c - 1)), label="labels")
+    weight = draw(values((c,), st.floats(0.1, 2.0)), label="class weights")
+    return logits, labels, weight
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@given(data=st.data())
+def test_cross_entropy_with_weight_ignore_index_and_smoothing(reduction: str, data) -> None:
+    logits, labels, weight = data.draw(logits_and_labels())
+    labels[0] = max(labels[0], 0)  # at least one row counts (an all-ignored mean is NaN, as torch)
+    smoothing = data.draw(st.sampled_from([0.0, 0.1, 0.5]), label="label_smoothing")
+    use_weight = data.draw(st.booleans(), label="weight")
+    check(
+        data,
+        lambda z: F.cross_entropy(
+            z,
+            labels,
+            weight=weight if use_weight else None,
+            ignore_index=-1,
+            reduction=reduction,
+            label_smoothing=smoothing,
+        ),  # fmt: skip
+        logits,
+    )
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@given(data=st.data())
+def test_nll_loss_with_weight_and_ignore_index(reduction: str, data: st.DataObject) -> None:
+    logits, labels, weight = data.draw(logits_and_labels())
+    labels[0] = max(labels[0], 0)
+    check(data, lambda z: F.nll_loss(z, labels, weight, -1, reduction), logits)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@given(data=st.data())
+def test_binary_cross_entropy_in_both_inputs(reduction: str, data: st.DataObject) -> None:
+    shape = data.draw(SHAPES)
+    p = data.draw(values(shape, st.floats(0.05, 0.95)), label="p")
+    t = data.draw(values(shape, st.floats(0.0, 1.0)), label="t")
+    weight = data.draw(values(shape[-1:], st.floats(0.1, 2.0)), label="weight")
+    check(data, lambda p, t: F.binary_cross_entropy(p, t, weight, reduction), p, t)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@given(data=st.data())
+def test_binary_cross_entropy_with_logits_in_both_inputs(reduction: str, data) -> None:
+    shape = data.draw(SHAPES)
+    x = data.draw(values(shape, st.floats(-8.0, 8.0)), label="logits")
+    t = data.draw(values(shape, st.floats(0.0, 1.0)), label="t")
+    pos_weight = data.draw(values(shape[-1:], st.floats(0.1, 3.0)), label="pos_weight")
+    check(
+        data,
+        lambda x, t: F.binary_cross_entropy_with_logits(
+            x, t, reduction=reduction, pos_weight=pos_weight
+        ),  # fmt: skip
+        x,
+        t,
+    )
+
+
+@given(data=st.data())
+def test_layer_norm_and_embedding(data: st.DataObject) -> None:
+    shape = data.draw(array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=5))
+    k = data.draw(st.integers(1, len(shape)), label="normalized dims")
+    normalized = shape[-k:]
+    x = data.draw(distinct_values(shape), label="x")
+    w, b = (
+        data.draw(values(normalized), label="weight"),
+        data.draw(values(normalized), label="bias"),
+    )
+    check(data, lambda x, w, b: F.layer_norm(x, normalized, w, b), x, w, b)
+    table = data.draw(values((5, 3)), label="table")
+    indices = data.draw(integer_array(5), label="indices")
+    check(data, lambda t: F.embedding(indices, t), table)
+
+
+@given(data=st.data())
+def test_a_node_reused_by_the_new_ops(data: st.DataObject) -> None:
+    """`y` feeds several of the new ops; its gradient is the sum over all its uses."""
+    shape = data.draw(SHAPES)
+
+    def fn(x: Tensor) -> Tensor:
+        y = x.tanh()
+        joined = tinygrad_be.cat([y, y.abs().log1p(), F.gelu(y)], dim=0)
+        return (
+            joined.sum(dim=0) * tinygrad_be.where(y > 0, y, 2.0**y)
+            + y.var(correction=0)
+            + F.leaky_relu(y)
+        )
+
+    check(data, fn, data.draw(values(shape, magnitudes(0.05, 2.0))))

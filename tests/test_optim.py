@@ -264,7 +264,7 @@ def test_bad_optimizer_state_is_refused_and_changes_nothing(rng):
     optimizer = optim.SGD(params, lr=0.1, momentum=0.9)
     run(optimizer, params, make_grads(rng, 1))
     state = optimizer.state_dict()
-    state["hyperparameters"]["lr"] = 0.5
+    state["param_groups"]["0"]["lr"] = 0.5
     state["state"]["1"]["momentum_buffer"] = np.zeros(7)
     buffer_before = optimizer.state[1]["momentum_buffer"].copy()
     with pytest.raises(ValueError, match=r"parameter 1: 'momentum_buffer' has shape \(7,\)"):
@@ -336,3 +336,12 @@ def test_scheduler_state_dict_resumes_the_same_curve(tmp_path):
     assert (resumed.warmup_steps, resumed.total_steps, resumed.min_lr) == (3, 20, 0.01)
     assert optimizer.lr == later[0]
     assert lrs(resumed, 5) == later
+
+
+def test_an_adam_checkpoint_from_before_amsgrad_still_loads():
+    p = Tensor(np.ones(2), requires_grad=True)
+    old_format = {"hyperparameters": {"lr": 0.01, "betas": np.array([0.9, 0.999]), "eps": 1e-8,
+                                      "weight_decay": 0.0}, "num_params": 1, "state": {}}  # fmt: skip
+    optimizer = optim.Adam([p])
+    optimizer.load_state_dict(old_format)
+    assert optimizer.lr == 0.01 and optimizer.amsgrad is False

@@ -6,7 +6,20 @@
 
 from tinygrad_be import functional
 from tinygrad_be.gradcheck import GradcheckError, gradcheck
-from tinygrad_be.tensor import Function, Tensor, is_grad_enabled, no_grad
+from tinygrad_be.tensor import (
+    Function,
+    Tensor,
+    cat,
+    enable_grad,
+    from_numpy,
+    is_grad_enabled,
+    maximum,
+    minimum,
+    no_grad,
+    set_grad_enabled,
+    stack,
+    where,
+)
 
 from tinygrad_be import data, nn, optim  # isort: skip  (they build on the engine above)
 from tinygrad_be.nn import load, save
@@ -16,6 +29,14 @@ __all__ = [
     "Function",
     "GradcheckError",
     "Tensor",
+    "cat",
+    "enable_grad",
+    "from_numpy",
+    "maximum",
+    "minimum",
+    "set_grad_enabled",
+    "stack",
+    "where",
     "functional",
     "gradcheck",
     "is_grad_enabled",

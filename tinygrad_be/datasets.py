@@ -9,9 +9,11 @@
 Where `load_cifar10` gets the data (first rule that applies wins):
 
 1. A local archive named by the `archive=` argument, else by the `CIFAR10_ARCHIVE` environment
-   variable. Its checksum must be stated: the `checksum=` argument, else the
-   `CIFAR10_ARCHIVE_CHECKSUM` environment variable, holding an md5 (32 hex digits) or sha256
-   (64 hex digits) digest, or the word "skip" to use the archive unverified. The archive is
+   variable. It is checked against the `checksum=` argument, else the `CIFAR10_ARCHIVE_CHECKSUM`
+   environment variable, holding an md5 (32 hex digits) or sha256 (64 hex digits) digest, or the
+   word "skip" to use the archive unverified; with neither, against the official archive's md5
+   (so a copy of the official download just works; another copy, such as a re-encoding, is
+   refused with both digests until its own checksum is given). The archive is
    verified and extracted into `root` once (replacing any other `cifar-10-batches-py/` there); a
    marker file in the extracted directory records which archive it came from, so later calls
    read the batches directly.
@@ -48,7 +50,8 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 import numpy as np
-from tqdm.auto import tqdm
+
+from tinygrad_be.progress import progress_bar
 
 CLASSES = (
     "airplane",
@@ -83,7 +86,8 @@ _TIMEOUT_S = 60  # a stalled connection fails instead of hanging forever
 
 _HOW_TO_GET = (
     "Call tinygrad_be.datasets.load_cifar10() to download it, or set "
-    f"{ARCHIVE_ENV} (and {CHECKSUM_ENV}) to a local {ARCHIVE_NAME}."
+    f"{ARCHIVE_ENV} to a local {ARCHIVE_NAME} (and {CHECKSUM_ENV} to its md5 if it is not the "
+    "official archive)."
 )
 
 
@@ -370,8 +374,8 @@ def load_cifar10(
     the defaults and the order in which sources are tried). download: fetch the archive from
     `url` if nothing is found. archive: a local archive to use (default `$CIFAR10_ARCHIVE`).
     checksum: md5 or sha256 hex digest of the archive used, or "skip"; for a local archive it
-    defaults to `$CIFAR10_ARCHIVE_CHECKSUM` and must be given one way or the other; for a
-    downloaded archive or one found in root it defaults to the official md5.
+    defaults to `$CIFAR10_ARCHIVE_CHECKSUM`; otherwise, and for a downloaded archive or one found
+    in root, to the official md5.
     """
     batches = cifar10_directory(root, download, archive=archive, checksum=checksum, url=url)
     x_train, y_train = _read_batches([batches / name for name in TRAIN_BATCHES])
@@ -417,12 +421,8 @@ def _prepare(
     if archive is not None:  # rule 1: a named local archive
         archive = Path(archive).expanduser()
         checksum = checksum if checksum is not None else os.environ.get(CHECKSUM_ENV)
-        if not checksum:
-            raise ValueError(
-                f"no checksum for the local archive {archive}: pass checksum= or set "
-                f"{CHECKSUM_ENV} to its md5 or sha256 hex digest, or to 'skip' to use it unverified"
-            )
-        expected = _parse_checksum(checksum)
+        # Not stated: the official archive's md5, so a copy of the official download just works.
+        expected = _parse_checksum(checksum) if checksum else ("md5", CIFAR10_MD5)
         if not archive.is_file():
             raise FileNotFoundError(
                 f"CIFAR-10 archive not found: {archive.resolve()} (from archive= or "
@@ -496,12 +496,21 @@ def _digests(path: Path) -> dict[str, str]:
 
 
 def _check(source: object, actual: str, expected: tuple[str, str] | None) -> None:
-    if expected is not None and actual != expected[1]:
-        raise ValueError(
-            f"{source}: {expected[0]} is {actual}, expected {expected[1]}: the file is corrupt, "
-            f"incomplete or not the archive expected (for a local archive, check checksum= or "
-            f"${CHECKSUM_ENV})"
+    """ValueError giving both digests if `actual` is not the expected one (None: no check)."""
+    if expected is None or actual == expected[1]:
+        return
+    algorithm, digest = expected
+    official = " (the official archive's)" if (algorithm, digest) == ("md5", CIFAR10_MD5) else ""
+    message = (
+        f"{source}: {algorithm} is {actual}, expected {digest}{official}: the file is corrupt, "
+        "incomplete or not the archive expected."
+    )
+    if isinstance(source, Path):  # a local file: say how to accept a different copy
+        message += (
+            f" If you trust this copy (e.g. a re-encoded CIFAR-10), accept it with "
+            f"checksum=\"{actual}\" or {CHECKSUM_ENV}={actual}, or skip the check with 'skip'."
         )
+    raise ValueError(message)
 
 
 def _download(url: str, destination: Path, expected: tuple[str, str] | None) -> None:
@@ -525,7 +534,7 @@ def _download(url: str, destination: Path, expected: tuple[str, str] | None) -> 
                 length = response.headers.get("Content-Length")
                 total = int(length) if length is not None else None
                 received = 0
-                with tqdm(
+                with progress_bar(
                     total=total,
                     unit="B",
                     unit_scale=True,

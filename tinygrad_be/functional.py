@@ -10,9 +10,16 @@ from tinygrad_be import ops
 from tinygrad_be.tensor import Tensor
 
 __all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
     "cross_entropy",
+    "embedding",
+    "gelu",
+    "layer_norm",
+    "leaky_relu",
     "log_softmax",
     "mse_loss",
+    "nll_loss",
     "one_hot",
     "relu",
     "sigmoid",
@@ -29,7 +36,9 @@ def _check_reduction(name: str, reduction: str) -> None:
 
 
 def _tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    if isinstance(x, Tensor):
+        return x
+    return Tensor._wrap(x) if isinstance(x, np.ndarray) else Tensor(x)  # ops never write inputs
 
 
 def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
@@ -55,14 +64,26 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     return squared
 
 
-def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+def cross_entropy(
+    logits: Tensor,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """Softmax cross-entropy of `logits` (N, C) against class indices (N,) or probabilities (N, C).
 
-    Fused and numerically stable: log-softmax via the max-shifted log-sum-exp, gradient
-    `softmax(logits) - onehot(target)`. Integer targets pick the class; floating targets are
-    probabilities (and get a gradient too if they require it).
+    As torch.nn.functional.cross_entropy: `weight` (C,) weighs each class (with class indices,
+    "mean" divides by the summed weights of the rows); rows whose class is `ignore_index` count for
+    nothing; `label_smoothing` mixes the target with the uniform distribution over the C classes.
+    Without these options it is one fused, numerically stable op: log-softmax via the max-shifted
+    log-sum-exp, gradient `softmax(logits) - onehot(target)`. Integer targets pick the class;
+    floating targets are probabilities (and get a gradient too if they require it).
     """
     _check_reduction("cross_entropy", reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     logits = _tensor(logits)
     if isinstance(target, Tensor):
         target_tensor = target
@@ -71,7 +92,104 @@ def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tenso
         if not np.issubdtype(array.dtype, np.integer):
             array = array.astype(logits.dtype, copy=False)
         target_tensor = Tensor._wrap(array)
-    return ops.CrossEntropy.apply(logits, target_tensor, reduction=reduction)
+    by_index = np.issubdtype(target_tensor.dtype, np.integer)
+    plain = weight is None and label_smoothing == 0.0
+    if plain and (not by_index or not (target_tensor.data == ignore_index).any()):
+        return ops.CrossEntropy.apply(logits, target_tensor, reduction=reduction)
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}")
+    log_probs = logits.log_softmax(dim=1)
+    num_classes = logits.shape[1]
+    class_weight = None if weight is None else _constant_array(weight, logits.dtype)
+    if not by_index:  # probabilities: smooth them, weigh each class, average over the rows
+        probs = target_tensor
+        if label_smoothing:
+            probs = probs * (1.0 - label_smoothing) + label_smoothing / num_classes
+        weighted = log_probs if class_weight is None else log_probs * class_weight
+        return _reduce(-(probs * weighted).sum(dim=1), reduction)
+    loss = nll_loss(log_probs, target_tensor, class_weight, ignore_index, reduction)
+    if not label_smoothing:
+        return loss
+    # torch: (1 - eps) * nll + eps / C * sum_c -w_c log p_c, on the same rows and denominator
+    counted = (target_tensor.data != ignore_index).astype(logits.dtype)
+    weighted = log_probs if class_weight is None else log_probs * class_weight
+    smooth = -(weighted.sum(dim=1) * counted)
+    if reduction == "mean":
+        safe = np.where(counted > 0, target_tensor.data, 0)
+        rows = counted if class_weight is None else counted * class_weight[safe]
+        smooth = smooth.sum() / rows.sum()
+    else:
+        smooth = _reduce(smooth, reduction)
+    return loss * (1.0 - label_smoothing) + smooth * (label_smoothing / num_classes)
+
+
+def nll_loss(
+    log_probs: Tensor,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood of log-probabilities (N, C) at integer classes (N,), as torch:
+    `weight` (C,) per class, rows at `ignore_index` skipped, "mean" over the rows' summed weights."""
+    _check_reduction("nll_loss", reduction)
+    target = target if isinstance(target, Tensor) else Tensor._wrap(np.asarray(target))
+    log_probs = _tensor(log_probs)
+    class_weight = None if weight is None else _constant_array(weight, log_probs.dtype)
+    return ops.NLLLoss.apply(
+        log_probs, target, weight=class_weight, ignore_index=ignore_index, reduction=reduction
+    )
+
+
+def binary_cross_entropy(
+    probs: Tensor, target: Any, weight: Any = None, reduction: str = "mean"
+) -> Tensor:
+    """-(t log p + (1 - t) log(1 - p)) for probabilities p and targets t of one shape; `weight`
+    broadcasts to it. Logs are clamped at -100, as torch (prefer the `_with_logits` form)."""
+    _check_reduction("binary_cross_entropy", reduction)
+    probs = _tensor(probs)
+    target = _target_like(target, probs)
+    w = None if weight is None else _constant_array(weight, probs.dtype)
+    return ops.BinaryCrossEntropy.apply(probs, target, weight=w, reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(
+    logits: Tensor,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    pos_weight: Any = None,
+) -> Tensor:
+    """Binary cross-entropy of sigmoid(logits), computed stably from the logits (as torch);
+    `pos_weight` weighs the positive term (per class, broadcast along the last dim)."""
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    logits = _tensor(logits)
+    target = _target_like(target, logits)
+    w = None if weight is None else _constant_array(weight, logits.dtype)
+    pw = None if pos_weight is None else _constant_array(pos_weight, logits.dtype)
+    return ops.BinaryCrossEntropyWithLogits.apply(
+        logits, target, weight=w, pos_weight=pw, reduction=reduction
+    )
+
+
+def _constant_array(value: Any, dtype: Any) -> np.ndarray:
+    """A weight given as a Tensor, array or list, as an array of the input's dtype (no gradient)."""
+    return np.asarray(value.data if isinstance(value, Tensor) else value, dtype=dtype)
+
+
+def _target_like(target: Any, pred: Tensor) -> Tensor:
+    """A non-Tensor target as a Tensor of the prediction's dtype."""
+    if isinstance(target, Tensor):
+        return target
+    return Tensor._wrap(np.asarray(target, dtype=pred.dtype))
+
+
+def _reduce(losses: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    return losses
 
 
 def one_hot(labels: Any, num_classes: int | None = None, dtype: Any = np.float32) -> Tensor:
@@ -95,12 +213,14 @@ def one_hot(labels: Any, num_classes: int | None = None, dtype: Any = np.float32
     return Tensor(encoded)
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return _tensor(x).softmax(axis)
+def softmax(x: Tensor, dim: int = -1, *, axis: int | None = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along `dim` (`axis=` is an alias)."""
+    return _tensor(x).softmax(dim, axis=axis)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return _tensor(x).log_softmax(axis)
+def log_softmax(x: Tensor, dim: int = -1, *, axis: int | None = None) -> Tensor:
+    """log(softmax(x)) along `dim` (`axis=` is an alias), computed stably."""
+    return _tensor(x).log_softmax(dim, axis=axis)
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -113,3 +233,67 @@ def relu(x: Tensor) -> Tensor:
 
 def tanh(x: Tensor) -> Tensor:
     return _tensor(x).tanh()
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) (Phi the standard normal CDF), or torch's tanh approximation with "tanh"."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return ops.GELU.apply(_tensor(x), approximate=approximate)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise."""
+    return ops.LeakyReLU.apply(_tensor(x), slope=float(negative_slope))
+
+
+def embedding(indices: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of `weight` (num_embeddings, dim) at integer `indices` (any shape): (*indices, dim)."""
+    indices = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    return ops.Embedding.apply(weight, indices=indices, padding_idx=padding_idx)
+
+
+def layer_norm(
+    x: Tensor,
+    normalized_shape: int | tuple[int, ...],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """(x - mean) / sqrt(var + eps) * weight + bias over the last dims `normalized_shape`
+    (the biased variance, as torch), built from differentiable ops."""
+    x = _tensor(x)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not shape or x.shape[x.ndim - len(shape) :] != shape:
+        raise ValueError(
+            f"layer_norm: normalized_shape {shape} must be the last dims of the input {x.shape}"
+        )
+    dims = tuple(range(-len(shape), 0))
+    centered = x - x.mean(dim=dims, keepdim=True)
+    variance = (centered * centered).mean(dim=dims, keepdim=True)
+    out = centered / (variance + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+# Convolutional-network ops live in modules of their own; F offers them under torch's names.
+from tinygrad_be.conv import (  # noqa: E402
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool2d,
+    conv2d,
+    max_pool2d,
+)
+from tinygrad_be.norm import batch_norm  # noqa: E402
+
+__all__ += [
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "avg_pool2d",
+    "batch_norm",
+    "conv2d",
+    "max_pool2d",
+]

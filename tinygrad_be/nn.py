@@ -30,15 +30,27 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import tinygrad_be.functional as F
+from tinygrad_be import conv as _conv
 from tinygrad_be import rng as _rng
 from tinygrad_be.tensor import Tensor
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
+    "MaxPool2d",
     "Dropout",
+    "Embedding",
     "Flatten",
+    "GELU",
     "Identity",
     "IncompatibleKeys",
     "Linear",
+    "LayerNorm",
+    "LeakyReLU",
     "LogSoftmax",
     "Module",
     "Parameter",
@@ -49,6 +61,7 @@ __all__ = [
     "Tanh",
     "load",
     "save",
+    "utils",
 ]
 
 
@@ -102,6 +115,10 @@ class Module:
     """
 
     training: bool = True  # class default, so subclasses need not call super().__init__()
+    # Names of attributes holding buffers: numpy arrays that are state but not parameters (batch
+    # norm's running statistics). Saved and loaded with the model, converted by astype, never
+    # handed to an optimizer. Set by `register_buffer`.
+    _buffer_names: tuple[str, ...] = ()
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -164,9 +181,34 @@ class Module:
         so it can be iterated more than once)."""
         return [tensor for _, tensor in self.named_parameters()]
 
+    def register_buffer(self, name: str, array: np.ndarray) -> None:
+        """Store `array` as the buffer `name` (an attribute): state that is not trained."""
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"register_buffer: {name!r} must be a numpy array, got {type(array)}")
+        setattr(self, name, array)
+        if name not in self._buffer_names:
+            self._buffer_names = (*self._buffer_names, name)
+
+    def named_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
+        """(dotted name, array) for every buffer of this module and its sub-modules."""
+        for module_name, module in self.named_modules():
+            for name in module._buffer_names:
+                yield (f"{module_name}.{name}" if module_name else name), getattr(module, name)
+
+    def buffers(self) -> list[np.ndarray]:
+        return [array for _, array in self.named_buffers()]
+
+    def _buffer_owners(self) -> dict[str, tuple[Module, str]]:
+        """dotted buffer name -> (the module holding it, its attribute name)."""
+        return {
+            (f"{module_name}.{name}" if module_name else name): (module, name)
+            for module_name, module in self.named_modules()
+            for name in module._buffer_names
+        }
+
     def num_parameters(self, trainable_only: bool = False) -> int:
         """The number of scalars in the parameters (only those that require grad if asked)."""
-        return sum(t.size for t in self.parameters() if t.requires_grad or not trainable_only)
+        return sum(t.numel() for t in self.parameters() if t.requires_grad or not trainable_only)
 
     # ----------------------------------------------------------------------------------------------
     # Training helpers
@@ -192,7 +234,8 @@ class Module:
         return self.train(False)
 
     def astype(self, dtype: Any) -> Module:
-        """Convert every parameter (and its gradient) to the floating dtype `dtype`, in place.
+        """Convert every parameter (and its gradient) and every floating buffer to the floating
+        dtype `dtype`, in place.
 
         float64 for gradient checks, float32 for speed. Create optimizers after converting: their
         state keeps the dtype the parameters had when it was created.
@@ -204,6 +247,10 @@ class Module:
             tensor.data = tensor.data.astype(dtype, copy=False)
             if tensor.grad is not None:
                 tensor.grad = tensor.grad.astype(dtype, copy=False)
+        for module, name in self._buffer_owners().values():
+            array = getattr(module, name)
+            if np.issubdtype(array.dtype, np.floating):  # counters stay integers
+                setattr(module, name, array.astype(dtype, copy=False))
         return self
 
     def double(self) -> Module:
@@ -215,11 +262,14 @@ class Module:
     # ----------------------------------------------------------------------------------------------
     # State
     def state_dict(self) -> dict[str, np.ndarray]:
-        """name -> copy of the parameter's array, in `named_parameters` order."""
-        return {name: tensor.data.copy() for name, tensor in self.named_parameters()}
+        """name -> copy of the array, for every parameter (in `named_parameters` order), then
+        every buffer (e.g. "1.running_mean", "1.num_batches_tracked", torch's names)."""
+        state = {name: tensor.data.copy() for name, tensor in self.named_parameters()}
+        state.update((name, array.copy()) for name, array in self.named_buffers())
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
-        """Copy the arrays of `state` (as made by `state_dict`) into the parameters.
+        """Copy the arrays of `state` (as made by `state_dict`) into the parameters and buffers.
 
         Everything is checked before anything is changed: a key the model lacks or lacks in the
         state (when `strict`), a shape or a dtype that differs (always) raises a ValueError naming
@@ -230,7 +280,9 @@ class Module:
             raise TypeError(
                 f"load_state_dict: expected a dict of arrays, got {type(state).__name__}"
             )
-        params = dict(self.named_parameters())
+        params: dict[str, Any] = dict(self.named_parameters())
+        buffer_owners = self._buffer_owners()
+        params.update((name, getattr(module, attr)) for name, (module, attr) in buffer_owners.items())
         missing = [name for name in params if name not in state]
         unexpected = [key for key in state if key not in params]
         problems: list[str] = []
@@ -273,7 +325,11 @@ class Module:
                 + "\n  ".join(problems)
             )
         for name, value in arrays.items():  # every check passed: now it cannot fail half way
-            params[name].data = np.array(value, order="C", copy=True)
+            if name in buffer_owners:
+                module, attr = buffer_owners[name]
+                setattr(module, attr, np.array(value, order="C", copy=True))
+            else:
+                params[name].data = np.array(value, order="C", copy=True)
         return IncompatibleKeys(missing, unexpected)
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -503,6 +559,305 @@ class Dropout(Module):
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
+
+# --------------------------------------------------------------------------------------------------
+# Convolutional networks (the ops are in conv.py and norm.py)
+class Conv2d(Module):
+    """2-D convolution of x (N, in_channels, H, W) -> (N, out_channels, Ho, Wo) (see `F.conv2d`).
+
+    `weight` is (out_channels, in_channels, kh, kw) (torch's layout) and `bias` (out_channels,); both
+    start uniform in +-1/sqrt(in_channels·kh·kw), torch's default initialisation, drawn from `rng`
+    or else the library's default generator.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        bias: bool = True,
+        dtype: Any = np.float32,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        if int(in_channels) <= 0 or int(out_channels) <= 0:
+            raise ValueError(
+                f"Conv2d: in_channels and out_channels must be positive, got {in_channels}, "
+                f"{out_channels}"
+            )
+        kh, kw = _conv._pair("Conv2d", "kernel_size", kernel_size)
+        if kh <= 0 or kw <= 0:
+            raise ValueError(f"Conv2d: kernel size must be positive, got {kernel_size!r}")
+        dtype = _floating_dtype("Conv2d", dtype)
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = (kh, kw)
+        self.stride = _conv._pair("Conv2d", "stride", stride)
+        self.padding = _conv._pair("Conv2d", "padding", padding)
+        generator = _rng.resolve(rng)
+        bound = 1.0 / math.sqrt(self.in_channels * kh * kw)
+        shape = (self.out_channels, self.in_channels, kh, kw)
+        self.weight = Tensor(
+            generator.uniform(-bound, bound, shape).astype(dtype), requires_grad=True
+        )
+        self.bias: Tensor | None = None
+        if bias:
+            values = generator.uniform(-bound, bound, self.out_channels).astype(dtype)
+            self.bias = Tensor(values, requires_grad=True)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        text += f", stride={self.stride}"  # always, as torch prints it
+        text += f", padding={self.padding}" if self.padding != (0, 0) else ""
+        return text + ("" if self.bias is not None else ", bias=False")
+
+
+class MaxPool2d(Module):
+    """Max over kernel_size windows (see `F.max_pool2d`); stride defaults to kernel_size."""
+
+    def __init__(
+        self,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] | None = None,
+        padding: int | tuple[int, int] = 0,
+    ) -> None:
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = kernel_size if stride is None else stride
+
+    def forward(self, x: Any) -> Tensor:
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(MaxPool2d):
+    """Mean over kernel_size windows (see `F.avg_pool2d`); stride defaults to kernel_size."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average-pool to `output_size` (which must divide the input size); 1 is global pooling."""
+
+    def __init__(self, output_size: int | tuple[int, int]) -> None:
+        self.output_size = output_size
+
+    def forward(self, x: Any) -> Tensor:
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(AdaptiveAvgPool2d):
+    """Max-pool to `output_size` (which must divide the input size); 1 is global pooling."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.adaptive_max_pool2d(x, self.output_size)
+
+
+class _BatchNorm(Module):
+    """Batch normalisation over `num_features` channels (see `F.batch_norm`).
+
+    Training mode normalises with the batch's statistics and updates the running statistics
+    (buffers `running_mean`, `running_var`, `num_batches_tracked`, torch's names; `momentum=None`
+    makes them a cumulative average); eval mode normalises with the running statistics. With
+    `affine=True` a per-channel `weight` (ones) and `bias` (zeros) are learned.
+    """
+
+    expected_dims: tuple[int, ...] = ()
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        dtype: Any = np.float32,
+    ) -> None:
+        if int(num_features) <= 0:
+            raise ValueError(f"{type(self).__name__}: num_features must be positive, got {num_features}")
+        dtype = _floating_dtype(type(self).__name__, dtype)
+        self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        self.weight: Tensor | None = None
+        self.bias: Tensor | None = None
+        if affine:
+            self.weight = Tensor(np.ones(self.num_features, dtype), requires_grad=True)
+            self.bias = Tensor(np.zeros(self.num_features, dtype), requires_grad=True)
+        if track_running_stats:
+            self.register_buffer("running_mean", np.zeros(self.num_features, dtype))
+            self.register_buffer("running_var", np.ones(self.num_features, dtype))
+            self.register_buffer("num_batches_tracked", np.zeros((), np.int64))
+
+    def forward(self, x: Any) -> Tensor:
+        x = _as_tensor(x)
+        if x.ndim not in self.expected_dims:
+            raise ValueError(
+                f"{type(self).__name__}({self.num_features}): expected a {' or '.join(f'{d}-D' for d in self.expected_dims)} "
+                f"input, got shape {x.shape}"
+            )
+        if x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{type(self).__name__}({self.num_features}): input has {x.shape[1]} channels "
+                f"(shape {x.shape})"
+            )
+        track = self.training and self.track_running_stats
+        momentum = self.momentum
+        if track:
+            self.num_batches_tracked += 1
+            if momentum is None:  # cumulative moving average
+                momentum = 1.0 / float(self.num_batches_tracked)
+        use_batch_stats = self.training or not self.track_running_stats
+        return F.batch_norm(
+            x,
+            self.running_mean if self.track_running_stats else None,
+            self.running_var if self.track_running_stats else None,
+            self.weight,
+            self.bias,
+            training=use_batch_stats,
+            momentum=0.0 if momentum is None else momentum,
+            eps=self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of x (N, C) per feature."""
+
+    expected_dims = (2,)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of x (N, C, H, W) per channel."""
+
+    expected_dims = (4,)
+
+
+def _floating_dtype(owner: str, dtype: Any) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"{owner}: dtype must be floating point, not {dtype}")
+    return dtype
+
+
+# --------------------------------------------------------------------------------------------------
+# Embeddings, layer norm, more activations
+class Embedding(Module):
+    """A lookup table: integer indices of any shape (*) -> rows of `weight` (*, embedding_dim).
+
+    `weight` (num_embeddings, embedding_dim) starts standard normal, as in torch; the row
+    `padding_idx` (if given) starts at zero and gets no gradient.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        dtype: Any = np.float32,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        if int(num_embeddings) <= 0 or int(embedding_dim) <= 0:
+            raise ValueError(
+                f"Embedding: num_embeddings and embedding_dim must be positive, got "
+                f"{num_embeddings}, {embedding_dim}"
+            )
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        if padding_idx is not None:
+            if not -self.num_embeddings <= padding_idx < self.num_embeddings:
+                raise ValueError(
+                    f"Embedding: padding_idx {padding_idx} is out of range for "
+                    f"{self.num_embeddings} embeddings"
+                )
+            padding_idx = int(padding_idx) % self.num_embeddings
+        self.padding_idx = padding_idx
+        shape = (self.num_embeddings, self.embedding_dim)
+        values = _rng.resolve(rng).standard_normal(shape).astype(dtype)
+        if padding_idx is not None:
+            values[padding_idx] = 0
+        self.weight = Tensor(values, requires_grad=True)
+
+    def forward(self, indices: Any) -> Tensor:
+        return F.embedding(indices, self.weight, padding_idx=self.padding_idx)
+
+    def extra_repr(self) -> str:
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
+
+
+class LayerNorm(Module):
+    """Normalise over the last dims `normalized_shape` to mean 0 and variance 1 (biased), then
+    scale by `weight` (ones) and shift by `bias` (zeros), as torch.nn.LayerNorm."""
+
+    def __init__(
+        self,
+        normalized_shape: int | tuple[int, ...],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        dtype: Any = np.float32,
+    ) -> None:
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+        self.normalized_shape = tuple(int(n) for n in shape)
+        self.eps, self.elementwise_affine = float(eps), bool(elementwise_affine)
+        self.weight: Tensor | None = None
+        self.bias: Tensor | None = None
+        if elementwise_affine:
+            self.weight = Tensor(np.ones(self.normalized_shape, dtype), requires_grad=True)
+            if bias:
+                self.bias = Tensor(np.zeros(self.normalized_shape, dtype), requires_grad=True)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}"
+        )
+
+
+class GELU(Module):
+    """x * Phi(x), Phi the standard normal CDF; `approximate="tanh"` uses torch's tanh formula."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Any) -> Tensor:
+        return F.gelu(x, approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class LeakyReLU(Module):
+    """x for x > 0, negative_slope * x otherwise."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+from tinygrad_be import nn_utils as utils  # noqa: E402  (nn.utils.clip_grad_norm_, as torch)
 
 # --------------------------------------------------------------------------------------------------
 # Checkpoints

@@ -9,6 +9,7 @@ Conventions (the engine in `tensor.py` relies on them):
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -37,21 +38,28 @@ def _flush_subnormals(x: Array) -> Array:
     """Zero, in place, the values too small to be normal numbers of x's dtype (< 1.2e-38 in float32).
 
     A saturated sigmoid produces such values, and BLAS matmuls slow down about 30x on subnormal
-    operands; dropping them changes nothing a float32 computation could resolve.
+    operands; dropping them changes nothing a float32 computation could resolve. Only float32 and
+    float64: float16 has no BLAS to slow down, and its subnormals (< 6.1e-5) are real values.
     """
     tiny = _SMALLEST_NORMAL.get(x.dtype)
-    if tiny is None:
-        tiny = _SMALLEST_NORMAL[x.dtype] = np.finfo(x.dtype).tiny
-    x[np.abs(x) < tiny] = 0
+    if tiny is not None:
+        x = np.asarray(x)  # numpy ufuncs turn a 0-d array into a scalar, which is read-only
+        x[np.abs(x) < tiny] = 0
     return x
 
 
-_SMALLEST_NORMAL: dict[np.dtype, float] = {}  # per dtype: np.finfo is slow on the hot path
+# Looked up per dtype, not with np.finfo, which is slow on the hot path.
+_SMALLEST_NORMAL = {
+    np.dtype(np.float32): np.finfo(np.float32).tiny,
+    np.dtype(np.float64): np.finfo(np.float64).tiny,
+}
 
 
 # --------------------------------------------------------------------------------------------------
 # Binary arithmetic
 class Add(Function):
+    saves_inputs, saves_output = False, False
+
     def forward(self, a: Array, b: Array) -> Array:
         try:
             return a + b
@@ -63,6 +71,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    saves_inputs, saves_output = False, False
+
     def forward(self, a: Array, b: Array) -> Array:
         try:
             return a - b
@@ -74,6 +84,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    saves_inputs, saves_output = True, False
+
     def forward(self, a: Array, b: Array) -> Array:
         self.a, self.b = a, b
         try:
@@ -87,6 +99,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    saves_inputs, saves_output = True, False
+
     def forward(self, a: Array, b: Array) -> Array:
         self.a, self.b = a, b
         try:
@@ -102,6 +116,8 @@ class Div(Function):
 
 
 class Neg(Function):
+    saves_inputs, saves_output = False, False
+
     def forward(self, x: Array) -> Array:
         return -x
 
@@ -112,17 +128,52 @@ class Neg(Function):
 class Pow(Function):
     """x ** p for a constant Python number p."""
 
+    saves_inputs, saves_output = True, False
+
     def forward(self, x: Array, exponent: float) -> Array:
         self.x, self.exponent = x, exponent
         return x**exponent
 
     def backward(self, grad: Array) -> tuple[Array]:
         p = self.exponent
+        if p == 0:  # x**0 is constant; p * x**(p-1) would be 0 * inf = NaN at x = 0
+            return (np.zeros_like(grad),)
         return (grad * p * self.x ** (p - 1),)
+
+
+class PowTensor(Function):
+    """a ** b for two tensors, differentiable in both (torch's conventions at the edges):
+    d/da = b * a**(b-1), taken as 0 where b = 0; d/db = a**b * log(a), taken as 0 where a = 0 and
+    b >= 0 (NaN for a negative base, as its log is undefined)."""
+
+    saves_inputs, saves_output = True, True
+
+    def forward(self, a: Array, b: Array) -> Array:
+        self.a, self.b = a, b
+        try:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self.out = a**b
+        except ValueError:
+            raise _broadcast_error("pow", a, b) from None
+        return self.out
+
+    def backward(self, grad: Array) -> tuple[Array | None, Array | None]:
+        a, b = self.a, self.b
+        need_a, need_b = self.needs_input_grad
+        grad_a = grad_b = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if need_a:
+                grad_a = np.where(b == 0, 0, grad * b * a ** (b - 1)).astype(grad.dtype, copy=False)
+            if need_b:
+                log_a = np.where((a == 0) & (b >= 0), 0, np.log(a))
+                grad_b = (grad * self.out * log_a).astype(grad.dtype, copy=False)
+        return grad_a, grad_b
 
 
 class MatMul(Function):
     """a @ b with numpy's rules: 2-D, batched (leading axes broadcast) and 1-D operands."""
+
+    saves_inputs, saves_output = True, False
 
     def forward(self, a: Array, b: Array) -> Array:
         if a.ndim == 0 or b.ndim == 0:
@@ -170,9 +221,13 @@ class MatMul(Function):
 # --------------------------------------------------------------------------------------------------
 # Shape
 class Transpose(Function):
+    saves_inputs, saves_output = False, False
+
     def forward(self, x: Array, axes: tuple[int, ...] | None) -> Array:
         if axes is not None and sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
-            raise ValueError(f"transpose: axes {axes} are not a permutation of {x.ndim} dims")
+            raise ValueError(
+                f"permute: dims {axes} are not a permutation of the {x.ndim} dims of {x.shape}"
+            )
         self.axes = axes
         return np.transpose(x, axes)
 
@@ -182,6 +237,8 @@ class Transpose(Function):
 
 
 class Reshape(Function):
+    saves_inputs, saves_output = False, False
+
     def forward(self, x: Array, shape: tuple[int, ...]) -> Array:
         self.input_shape = x.shape
         try:
@@ -195,6 +252,8 @@ class Reshape(Function):
 
 class Index(Function):
     """x[index]: basic slicing and integer-array (fancy) indexing."""
+
+    saves_inputs, saves_output = False, False
 
     def forward(self, x: Array, index: Any) -> Array:
         index = _plain_index(index)
@@ -250,6 +309,8 @@ def _spread(grad: Array, kept_shape: tuple[int, ...], input_shape: tuple[int, ..
 
 
 class Sum(Function):
+    saves_inputs, saves_output = False, False
+
     def forward(self, x: Array, axis: Any, keepdims: bool) -> Array:
         self.input_shape = x.shape
         self.kept_shape = _kept_shape(x.shape, _normalize_axes(axis, x.ndim))
@@ -260,6 +321,8 @@ class Sum(Function):
 
 
 class Mean(Function):
+    saves_inputs, saves_output = False, False
+
     def forward(self, x: Array, axis: Any, keepdims: bool) -> Array:
         self.input_shape = x.shape
         self.kept_shape = _kept_shape(x.shape, _normalize_axes(axis, x.ndim))
@@ -267,18 +330,25 @@ class Mean(Function):
         return np.asarray(x.mean(axis=axis, keepdims=keepdims))
 
     def backward(self, grad: Array) -> tuple[Array]:
-        return (_spread(grad / self.count, self.kept_shape, self.input_shape),)
+        # Divide in at least float32: in float16 a count over 65,504 is inf, and grad / inf = 0.
+        scaled = np.divide(grad, self.count, dtype=np.promote_types(grad.dtype, np.float32))
+        return (_spread(scaled.astype(grad.dtype, copy=False), self.kept_shape, self.input_shape),)
 
 
 class Max(Function):
-    """Maximum; the gradient is split equally among tied maxima."""
+    """Maximum (torch's amax); the gradient is split equally among tied maxima."""
+
+    saves_inputs, saves_output = True, True
+    name, reduce = "max", staticmethod(np.max)
 
     def forward(self, x: Array, axis: Any, keepdims: bool) -> Array:
         axes = _normalize_axes(axis, x.ndim)
         if x.size == 0:
-            raise ValueError(f"max: cannot take the max of an empty tensor of shape {x.shape}")
+            raise ValueError(
+                f"{self.name}: cannot take the {self.name} of an empty tensor of shape {x.shape}"
+            )
         self.x, self.axes = x, axes
-        self.out = x.max(axis=axes, keepdims=True)
+        self.out = np.asarray(self.reduce(x, axis=axes, keepdims=True))
         if keepdims:
             return self.out
         return self.out.reshape([n for i, n in enumerate(x.shape) if i not in axes])
@@ -289,9 +359,17 @@ class Max(Function):
         return (is_max * grad.reshape(self.out.shape) / ties,)
 
 
+class Min(Max):
+    """Minimum (torch's amin); the gradient is split equally among tied minima."""
+
+    name, reduce = "min", staticmethod(np.min)
+
+
 # --------------------------------------------------------------------------------------------------
 # Elementwise functions
 class Exp(Function):
+    saves_inputs, saves_output = False, True
+
     def forward(self, x: Array) -> Array:
         self.out = np.exp(x)
         return self.out
@@ -301,6 +379,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    saves_inputs, saves_output = True, False
+
     def forward(self, x: Array) -> Array:
         self.x = x
         return np.log(x)
@@ -310,6 +390,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    saves_inputs, saves_output = False, True
+
     def forward(self, x: Array) -> Array:
         self.out = np.sqrt(x)
         return self.out
@@ -319,6 +401,8 @@ class Sqrt(Function):
 
 
 class Sigmoid(Function):
+    saves_inputs, saves_output = False, True
+
     def forward(self, x: Array) -> Array:
         # exp(-|x|) never overflows; the two branches give exact 0 and 1 in the limits.
         e = np.exp(-np.abs(x))
@@ -331,6 +415,8 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
+    saves_inputs, saves_output = False, True
+
     def forward(self, x: Array) -> Array:
         self.out = np.maximum(x, 0)
         return self.out
@@ -340,6 +426,8 @@ class ReLU(Function):
 
 
 class Tanh(Function):
+    saves_inputs, saves_output = False, True
+
     def forward(self, x: Array) -> Array:
         self.out = np.tanh(x)
         return self.out
@@ -349,6 +437,8 @@ class Tanh(Function):
 
 
 class Cast(Function):
+    saves_inputs, saves_output = False, False
+
     def forward(self, x: Array, dtype: np.dtype) -> Array:
         self.input_dtype = x.dtype
         return x.astype(dtype, copy=False)
@@ -359,14 +449,25 @@ class Cast(Function):
 
 # --------------------------------------------------------------------------------------------------
 # Softmax family: shift by the max so exp never overflows
+def _row_max(x: Array, axis: int) -> Array:
+    """The max along `axis`, kept as a size-1 axis; an empty tensor (empty batch) gets zeros."""
+    if x.size == 0:
+        return np.zeros(_kept_shape(x.shape, _normalize_axes(axis, x.ndim)), x.dtype)
+    return x.max(axis=axis, keepdims=True)
+
+
 def _log_softmax(x: Array, axis: int) -> Array:
-    shifted = x - x.max(axis=axis, keepdims=True)
+    if x.size == 0:  # an empty batch: nothing to normalise (and no log(0) warning)
+        return np.empty_like(x)
+    shifted = x - _row_max(x, axis)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 class Softmax(Function):
+    saves_inputs, saves_output = False, True
+
     def forward(self, x: Array, axis: int) -> Array:
-        shifted = np.exp(x - x.max(axis=axis, keepdims=True))
+        shifted = np.exp(x - _row_max(x, axis))
         self.out = shifted / shifted.sum(axis=axis, keepdims=True)
         self.axis = axis
         return self.out
@@ -377,6 +478,8 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    saves_inputs, saves_output = False, True
+
     def forward(self, x: Array, axis: int) -> Array:
         self.out = _log_softmax(x, axis)
         self.axis = axis
@@ -392,6 +495,8 @@ class CrossEntropy(Function):
     The target is either class indices (N,) of an integer dtype, or probabilities (N, C).
     Gradient with respect to the logits: softmax(logits) * sum(target) - target, i.e. softmax - onehot.
     """
+
+    saves_inputs, saves_output = True, False
 
     def forward(self, logits: Array, target: Array, reduction: str) -> Array:
         if logits.ndim != 2:
@@ -413,6 +518,12 @@ class CrossEntropy(Function):
             self.target_index = target
             losses = -self.log_probs[np.arange(n), target]
         else:
+            if target.shape == (n,):
+                raise TypeError(
+                    f"cross_entropy: the target {target.shape} holds class indices as "
+                    f"{target.dtype}; pass integers (y.astype(np.int64)), or probabilities of "
+                    f"the logits' shape {logits.shape}"
+                )
             if target.shape != logits.shape:
                 raise ValueError(
                     f"cross_entropy: probability target must have the logits' shape "
@@ -441,3 +552,467 @@ class CrossEntropy(Function):
         grad_logits = (probs * target.sum(axis=1, keepdims=True) - target) * scale
         grad_target = -self.log_probs * scale if self.needs_input_grad[1] else None
         return grad_logits, grad_target
+
+
+# --------------------------------------------------------------------------------------------------
+# Shape: expand, join, select
+class Expand(Function):
+    """Broadcast x to `sizes` (-1 keeps a dim) as a read-only view; the engine's unbroadcast sums
+    the gradient back, so backward passes it through."""
+
+    saves_inputs, saves_output = False, False
+
+    def forward(self, x: Array, sizes: tuple[int, ...]) -> Array:
+        lead = len(sizes) - x.ndim
+        if lead < 0:
+            raise ValueError(f"expand: cannot expand shape {x.shape} to fewer dims {sizes}")
+        target = tuple(
+            x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes)
+        )
+        try:
+            return np.broadcast_to(x, target)
+        except ValueError:
+            raise ValueError(f"expand: cannot expand shape {x.shape} to {sizes}") from None
+
+    def backward(self, grad: Array) -> tuple[Array]:
+        return (grad,)
+
+
+class Cat(Function):
+    """Concatenation along `axis`; each input's gradient is its slice of the output's."""
+
+    saves_inputs, saves_output = False, False
+
+    def forward(self, *arrays: Array, axis: int) -> Array:
+        ndim = arrays[0].ndim
+        if ndim == 0 or any(a.ndim != ndim for a in arrays):
+            raise ValueError(
+                f"cat: tensors need the same number (>= 1) of dims, got shapes "
+                f"{[a.shape for a in arrays]}"
+            )
+        (self.axis,) = _normalize_axes(axis, ndim)
+        try:
+            out = np.concatenate(arrays, axis=self.axis)
+        except ValueError:
+            raise ValueError(
+                f"cat: shapes {[a.shape for a in arrays]} differ outside dim {axis}"
+            ) from None
+        self.ends = np.cumsum([a.shape[self.axis] for a in arrays])[:-1]
+        return out
+
+    def backward(self, grad: Array) -> tuple[Array, ...]:
+        return tuple(np.split(grad, self.ends, axis=self.axis))
+
+
+class Where(Function):
+    """x where `condition` (a bool array, not differentiable) else y, all three broadcast."""
+
+    saves_inputs, saves_output = False, False
+
+    def forward(self, x: Array, y: Array, condition: Array) -> Array:
+        try:
+            out = np.where(condition, x, y)
+        except ValueError:
+            raise ValueError(
+                f"where: shapes {condition.shape} (condition), {x.shape} and {y.shape} cannot be "
+                "broadcast together"
+            ) from None
+        self.condition = condition
+        return out
+
+    def backward(self, grad: Array) -> tuple[Array | None, Array | None]:
+        need_x, need_y = self.needs_input_grad
+        zero = np.zeros((), grad.dtype)
+        grad_x = np.where(self.condition, grad, zero) if need_x else None
+        grad_y = np.where(self.condition, zero, grad) if need_y else None
+        return grad_x, grad_y
+
+
+class Gather(Function):
+    """torch.gather: out[i][j] = x[index[i][j]][j] for dim=0 (and likewise for any dim)."""
+
+    saves_inputs, saves_output = False, False
+
+    def forward(self, x: Array, dim: int, index: Any) -> Array:
+        index = np.asarray(index)
+        if not np.issubdtype(index.dtype, np.integer):
+            raise TypeError(f"gather: index must be an integer array, not {index.dtype}")
+        (dim,) = _normalize_axes(dim, max(x.ndim, 1))
+        if index.ndim != x.ndim or any(
+            n > m for i, (n, m) in enumerate(zip(index.shape, x.shape, strict=False)) if i != dim
+        ):
+            raise ValueError(
+                f"gather: index of shape {index.shape} does not fit the input {x.shape} along "
+                f"dim {dim} (same number of dims, no other dim longer than the input's)"
+            )
+        if index.size and (index.min() < -x.shape[dim] or index.max() >= x.shape[dim]):
+            raise IndexError(
+                f"gather: index values in [{index.min()}, {index.max()}] are out of range for "
+                f"dim {dim} of size {x.shape[dim]}"
+            )
+        # Open grids for every other dim, the index itself along `dim`: one fancy-index gather.
+        grids = list(np.indices(index.shape, sparse=True))
+        grids[dim] = index
+        self.where, self.input_shape = tuple(grids), x.shape
+        return x[self.where]
+
+    def backward(self, grad: Array) -> tuple[Array]:
+        full = np.zeros(self.input_shape, dtype=grad.dtype)
+        np.add.at(full, self.where, grad)  # an index may pick the same element more than once
+        return (full,)
+
+
+# --------------------------------------------------------------------------------------------------
+# Elementwise, continued
+class Maximum(Function):
+    """Elementwise maximum; at a tie each input gets half the gradient (as torch)."""
+
+    saves_inputs, saves_output = True, False
+
+    def forward(self, a: Array, b: Array) -> Array:
+        self.a, self.b = a, b
+        try:
+            return np.maximum(a, b)
+        except ValueError:
+            raise _broadcast_error(type(self).__name__.lower(), a, b) from None
+
+    def _share_of_a(self) -> Array:
+        """1 where a wins, 0.5 at ties, 0 where b wins."""
+        return (self.a > self.b) + 0.5 * (self.a == self.b)
+
+    def backward(self, grad: Array) -> tuple[Array, Array]:
+        share = self._share_of_a().astype(grad.dtype, copy=False)
+        return grad * share, grad * (1 - share)
+
+
+class Minimum(Maximum):
+    """Elementwise minimum; at a tie each input gets half the gradient (as torch)."""
+
+    def forward(self, a: Array, b: Array) -> Array:
+        self.a, self.b = a, b
+        try:
+            return np.minimum(a, b)
+        except ValueError:
+            raise _broadcast_error("minimum", a, b) from None
+
+    def _share_of_a(self) -> Array:
+        return (self.a < self.b) + 0.5 * (self.a == self.b)
+
+
+class Abs(Function):
+    saves_inputs, saves_output = True, False
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return np.abs(x)
+
+    def backward(self, grad: Array) -> tuple[Array]:
+        return (grad * np.sign(self.x),)  # sign(0) = 0: the gradient at the kink is 0, as torch
+
+
+class Log1p(Function):
+    saves_inputs, saves_output = True, False
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return np.log1p(x)
+
+    def backward(self, grad: Array) -> tuple[Array]:
+        return (grad / (1 + self.x),)
+
+
+class Clamp(Function):
+    """Limit x to [low, high] (either None); the gradient passes where low <= x <= high (torch)."""
+
+    saves_inputs, saves_output = True, False
+
+    def forward(self, x: Array, low: float | None, high: float | None) -> Array:
+        self.x, self.low, self.high = x, low, high
+        return np.clip(x, low, high).astype(x.dtype, copy=False)
+
+    def backward(self, grad: Array) -> tuple[Array]:
+        inside = np.ones(self.x.shape, dtype=bool)
+        if self.low is not None:
+            inside &= self.x >= self.low
+        if self.high is not None:
+            inside &= self.x <= self.high
+        return (grad * inside,)
+
+
+class LeakyReLU(Function):
+    """x where x > 0, else slope * x; the gradient at 0 is the slope (as torch)."""
+
+    saves_inputs, saves_output = True, False
+
+    def forward(self, x: Array, slope: float) -> Array:
+        self.positive, self.slope = x > 0, slope
+        return np.where(self.positive, x, x * np.asarray(slope, x.dtype))
+
+    def backward(self, grad: Array) -> tuple[Array]:
+        return (np.where(self.positive, grad, grad * np.asarray(self.slope, grad.dtype)),)
+
+
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+
+
+def _erfc(z: Array) -> Array:
+    """erfc(z) in float64 to ~1e-11 relative, without scipy: the Taylor series of erf for |z| < 2.5
+    (45 terms), the continued fraction erfc(z) = exp(-z²)/sqrt(pi) / (z + 1/2/(z + 1/(z + ...))) for
+    |z| >= 2.5 (40 levels; relative accuracy in the far tail, where 1 - erf would round to 0)."""
+    z = np.asarray(z, np.float64)
+    out = np.empty_like(z)
+    near = np.abs(z) < 2.5
+    s = z[near]
+    square, term, total = s * s, s.copy(), s.copy()
+    for n in range(1, 45):  # erf(s) = 2/sqrt(pi) * sum (-1)^n s^(2n+1) / (n! (2n+1))
+        term *= -square / n
+        total += term / (2 * n + 1)
+    out[near] = 1 - total * (2 / math.sqrt(math.pi))
+    far = np.abs(z[~near])
+    fraction = far.copy()
+    for k in range(40, 0, -1):  # evaluated from the bottom up
+        fraction = far + (k / 2) / fraction
+    tail = np.exp(-far * far) / (math.sqrt(math.pi) * fraction)
+    out[~near] = np.where(z[~near] > 0, tail, 2 - tail)
+    return out
+
+
+class GELU(Function):
+    """x * Phi(x), Phi the standard normal CDF ("none"), or torch's tanh approximation ("tanh")."""
+
+    saves_inputs, saves_output = True, False
+
+    def forward(self, x: Array, approximate: str) -> Array:
+        self.x, self.approximate = x, approximate
+        if approximate == "tanh":
+            self.t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
+            return 0.5 * x * (1 + self.t)
+        self.cdf = (0.5 * _erfc(-x * _SQRT_HALF)).astype(x.dtype)  # computed in float64
+        return x * self.cdf
+
+    def backward(self, grad: Array) -> tuple[Array]:
+        x = self.x
+        if self.approximate == "tanh":
+            inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            return (grad * (0.5 * (1 + self.t) + 0.5 * x * (1 - self.t * self.t) * inner),)
+        pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        return (grad * (self.cdf + x * pdf),)
+
+
+class Var(Function):
+    """sum((x - mean)**2) / max(N - correction, 0) over `axis`; gradient 2 (x - mean) / divisor."""
+
+    saves_inputs, saves_output = True, False
+
+    def forward(self, x: Array, axis: Any, correction: float, keepdims: bool) -> Array:
+        axes = _normalize_axes(axis, x.ndim)
+        self.kept_shape = _kept_shape(x.shape, axes)
+        count = x.size // max(int(np.prod(self.kept_shape)), 1) if x.size else 0
+        self.divisor = max(count - correction, 0)
+        self.centered = x - x.mean(axis=axes, keepdims=True)
+        with np.errstate(
+            divide="ignore", invalid="ignore"
+        ):  # N <= correction: inf or NaN, as torch
+            out = (self.centered * self.centered).sum(axis=axes, keepdims=keepdims) / np.asarray(
+                self.divisor, x.dtype
+            )
+        return np.asarray(out, dtype=x.dtype)
+
+    def backward(self, grad: Array) -> tuple[Array]:
+        with np.errstate(divide="ignore", invalid="ignore"):  # divisor 0: inf, as the forward
+            two_over_divisor = np.asarray(np.float64(2) / self.divisor, grad.dtype)
+            return (grad.reshape(self.kept_shape) * two_over_divisor * self.centered,)
+
+
+# --------------------------------------------------------------------------------------------------
+# Losses and lookups beyond cross-entropy
+def _reduce_loss(losses: Array, reduction: str, denominator: Any = None) -> Array:
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    if reduction == "sum":
+        return np.asarray(total)
+    count = losses.size if denominator is None else denominator
+    with np.errstate(divide="ignore", invalid="ignore"):  # an empty batch gives NaN, as torch
+        return np.asarray(total / np.asarray(count, losses.dtype), losses.dtype)
+
+
+def _loss_grad_scale(grad: Array, reduction: str, denominator: Any) -> Array:
+    """d(reduced loss)/d(per-element loss), broadcastable to the per-element losses."""
+    if reduction == "none":
+        return grad
+    if reduction == "sum":
+        return grad
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return grad / np.asarray(denominator, grad.dtype)
+
+
+class NLLLoss(Function):
+    """Negative log-likelihood of log-probabilities (N, C) at integer classes (N,), with torch's
+    `weight` (C,) per class and `ignore_index`. "mean" divides by the summed weights of the rows
+    that count (their number without weights)."""
+
+    saves_inputs, saves_output = False, False
+
+    def forward(
+        self,
+        log_probs: Array,
+        target: Array,
+        weight: Array | None,
+        ignore_index: int,
+        reduction: str,
+    ) -> Array:
+        if log_probs.ndim != 2:
+            raise ValueError(f"nll_loss: input must be (N, C), got shape {log_probs.shape}")
+        n, num_classes = log_probs.shape
+        if not np.issubdtype(target.dtype, np.integer):
+            raise TypeError(
+                f"nll_loss: target must hold integer class indices, not {target.dtype} "
+                "(pass y.astype(np.int64))"
+            )
+        if target.shape != (n,):
+            raise ValueError(
+                f"nll_loss: target must have shape ({n},) for input {log_probs.shape}, got "
+                f"{target.shape}"
+            )
+        counted = target != ignore_index
+        safe = np.where(counted, target, 0)
+        if n and (safe.min() < 0 or safe.max() >= num_classes):
+            raise ValueError(
+                f"nll_loss: target classes must lie in [0, {num_classes}) or equal ignore_index "
+                f"{ignore_index}, got values in [{target.min()}, {target.max()}]"
+            )
+        row_weight = counted.astype(log_probs.dtype)
+        if weight is not None:
+            if weight.shape != (num_classes,):
+                raise ValueError(
+                    f"nll_loss: weight must have shape ({num_classes},), got {weight.shape}"
+                )
+            row_weight = row_weight * weight.astype(log_probs.dtype)[safe]
+        self.rows, self.safe, self.row_weight, self.reduction = (
+            np.arange(n),
+            safe,
+            row_weight,
+            reduction,
+        )
+        self.shape, self.denominator = log_probs.shape, row_weight.sum()
+        losses = -log_probs[self.rows, safe] * row_weight
+        return _reduce_loss(losses, reduction, self.denominator)
+
+    def backward(self, grad: Array) -> tuple[Array, None]:
+        scale = _loss_grad_scale(grad, self.reduction, self.denominator)
+        grad_input = np.zeros(self.shape, dtype=grad.dtype)
+        grad_input[self.rows, self.safe] = -self.row_weight * scale
+        return grad_input, None
+
+
+class BinaryCrossEntropy(Function):
+    """-(t log p + (1 - t) log(1 - p)) * weight, logs clamped at -100 (as torch, so p = 0 or 1 gives
+    a finite loss); differentiable in p and t."""
+
+    saves_inputs, saves_output = True, False
+
+    def forward(self, p: Array, t: Array, weight: Array | None, reduction: str) -> Array:
+        if p.shape != t.shape:
+            raise ValueError(
+                f"binary_cross_entropy: input shape {p.shape} and target shape {t.shape} differ"
+            )
+        if p.size and (p.min() < 0 or p.max() > 1):
+            raise ValueError(
+                "binary_cross_entropy: input must be probabilities in [0, 1] (apply sigmoid "
+                "first, or use binary_cross_entropy_with_logits)"
+            )
+        self.p, self.t, self.weight, self.reduction = p, t, weight, reduction
+        with np.errstate(divide="ignore"):
+            self.log_p = np.maximum(np.log(p), -100)
+            self.log_q = np.maximum(np.log1p(-p), -100)
+        losses = -(t * self.log_p + (1 - t) * self.log_q)
+        if weight is not None:
+            losses = losses * weight
+        return _reduce_loss(losses.astype(p.dtype, copy=False), reduction)
+
+    def backward(self, grad: Array) -> tuple[Array | None, Array | None]:
+        scale = _loss_grad_scale(grad, self.reduction, self.p.size)
+        if self.weight is not None:
+            scale = scale * self.weight
+        need_p, need_t = self.needs_input_grad
+        grad_p = grad_t = None
+        if need_p:  # torch's 1e-12 floor keeps p = 0 or 1 finite
+            grad_p = scale * (self.p - self.t) / np.maximum(self.p * (1 - self.p), 1e-12)
+        if need_t:  # unclamped, as torch: +-inf where p is exactly 0 or 1
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_t = scale * (np.log1p(-self.p) - np.log(self.p))
+        return grad_p, grad_t
+
+
+def _softplus(x: Array) -> Array:
+    """log(1 + exp(x)) without overflow."""
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """-w [pos_weight t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], computed stably from the
+    logits x; differentiable in x and t (weight and pos_weight are constants)."""
+
+    saves_inputs, saves_output = True, False
+
+    def forward(
+        self, x: Array, t: Array, weight: Array | None, pos_weight: Array | None, reduction: str
+    ) -> Array:
+        if x.shape != t.shape:
+            raise ValueError(
+                f"binary_cross_entropy_with_logits: input shape {x.shape} and target shape "
+                f"{t.shape} differ"
+            )
+        self.x, self.t, self.weight, self.reduction = x, t, weight, reduction
+        self.pos_weight = 1.0 if pos_weight is None else pos_weight
+        # log sigmoid(x) = -softplus(-x), log(1 - sigmoid(x)) = -softplus(x)
+        self.sp_neg, self.sp_pos = _softplus(-x), _softplus(x)
+        losses = self.pos_weight * t * self.sp_neg + (1 - t) * self.sp_pos
+        if weight is not None:
+            losses = losses * weight
+        return _reduce_loss(np.asarray(losses, x.dtype), reduction)
+
+    def backward(self, grad: Array) -> tuple[Array | None, Array | None]:
+        scale = _loss_grad_scale(grad, self.reduction, self.x.size)
+        if self.weight is not None:
+            scale = scale * self.weight
+        need_x, need_t = self.needs_input_grad
+        pw, t = self.pos_weight, self.t
+        grad_x = grad_t = None
+        if need_x:
+            sigmoid = np.exp(-self.sp_neg)  # exp(log sigmoid(x))
+            grad_x = scale * (sigmoid * (1 - t + pw * t) - pw * t)
+        if need_t:
+            grad_t = scale * (pw * self.sp_neg - self.sp_pos)
+        return grad_x, grad_t
+
+
+class Embedding(Function):
+    """Rows of `weight` (num_embeddings, dim) picked by integer `indices` of any shape; the row
+    `padding_idx` gets no gradient (as torch)."""
+
+    saves_inputs, saves_output = False, False
+
+    def forward(self, weight: Array, indices: Array, padding_idx: int | None) -> Array:
+        if not np.issubdtype(indices.dtype, np.integer):
+            raise TypeError(
+                f"embedding: indices must be integers, not {indices.dtype} (pass "
+                "x.astype(np.int64))"
+            )
+        n = weight.shape[0]
+        if indices.size and (indices.min() < -n or indices.max() >= n):
+            raise IndexError(
+                f"embedding: indices in [{indices.min()}, {indices.max()}] are out of range for "
+                f"{n} embeddings"
+            )
+        self.indices, self.shape, self.padding_idx = indices, weight.shape, padding_idx
+        return weight[indices]
+
+    def backward(self, grad: Array) -> tuple[Array]:
+        full = np.zeros(self.shape, dtype=grad.dtype)
+        np.add.at(full, self.indices, grad)  # a row used several times sums its gradients
+        if self.padding_idx is not None:
+            full[self.padding_idx] = 0
+        return (full,)

@@ -14,8 +14,8 @@ combine with float32 arrays as float32). Optimizer state (momentum buffers, Adam
 parameters' dtype. `state_dict()` / `load_state_dict()` hold plain arrays and numbers, so they go
 into a checkpoint with `tinygrad_be.save` next to the model's.
 
-Unlike torch there are no parameter groups: one set of hyperparameters, read and written as
-attributes (`optimizer.lr = 0.01`; the schedulers do exactly that).
+Parameter groups work as in torch (a list of dicts, each with "params" and its own options);
+`optimizer.lr = 0.01` sets every group's lr, and reading it gives the value they share.
 """
 
 from __future__ import annotations
@@ -42,41 +42,91 @@ __all__ = [
 
 
 class Optimizer:
-    """Base class: holds the parameters, per-parameter state and scratch arrays.
+    """Base class: holds the parameter groups, per-parameter state and scratch arrays.
 
-    Subclasses list their hyperparameters in `hyperparameters` (attributes of the same names), the
-    names of their per-parameter state arrays in `state_arrays` (and integer counters in
-    `state_counters`), and write `step()`.
+    `params` is an iterable of Tensors, or (as torch) a list of dicts, each with "params" and any
+    hyperparameters that differ for that group: `SGD([{"params": body}, {"params": head, "lr":
+    0.01}], lr=0.1)`. `optimizer.param_groups` lists them. Reading `optimizer.lr` gives the value
+    all groups share; setting it sets every group's (the schedulers set each group's own).
+
+    Subclasses list their hyperparameters in `hyperparameters`, the names of their per-parameter
+    state arrays in `state_arrays` (and integer counters in `state_counters`), and write
+    `_update(i, p, group)`.
     """
 
     hyperparameters: tuple[str, ...] = ("lr",)
     state_arrays: tuple[str, ...] = ()
     state_counters: tuple[str, ...] = ()  # integer per-parameter state, e.g. Adam's "step"
-    lr: float
+    added_later: tuple[str, ...] = ()  # options older checkpoints lack: they keep their value
 
-    def __init__(self, params: Iterable[Tensor]) -> None:
-        self.params: list[Tensor] = list(params)
-        if not self.params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
-        seen: set[Tensor] = set()
-        for i, p in enumerate(self.params):
-            if not isinstance(p, Tensor):
-                raise TypeError(
-                    f"{type(self).__name__}: parameter {i} is a {type(p).__name__}, not a Tensor"
-                )
-            if not np.issubdtype(p.dtype, np.floating):
-                raise TypeError(f"{type(self).__name__}: parameter {i} has dtype {p.dtype}")
-            if not p.is_leaf:
-                raise ValueError(
-                    f"{type(self).__name__}: parameter {i} is not a leaf (it was computed by an "
-                    "op); optimize the tensors you created instead"
-                )
-            if p in seen:
-                raise ValueError(f"{type(self).__name__}: parameter {i} appears more than once")
-            seen.add(p)
+    def __init__(self, params: Iterable[Any], defaults: Mapping[str, Any]) -> None:
+        name = type(self).__name__
+        if callable(params) and not isinstance(params, Iterable):
+            raise TypeError(f"{name}: params is a method; call it: {name}(model.parameters(), ...)")
+        if isinstance(params, Tensor):
+            raise TypeError(f"{name}: params must be an iterable of Tensors; wrap it in a list")
+        items = list(params)
+        if not items:
+            raise ValueError(f"{name}: got an empty parameter list")
+        groups = items if isinstance(items[0], Mapping) else [{"params": items}]
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict[str, Any]] = []
+        self.params: list[Tensor] = []  # every parameter, in group order: state is keyed by index
+        seen: set[Tensor] = set()  # Tensors hash by identity
+        for g, group in enumerate(groups):
+            if not isinstance(group, Mapping) or "params" not in group:
+                raise TypeError(f"{name}: parameter group {g} must be a dict with a 'params' key")
+            unknown = [k for k in group if k != "params" and k not in self.hyperparameters]
+            if unknown:
+                raise ValueError(f"{name}: parameter group {g} has unknown options {unknown}")
+            group_params = group["params"]
+            group_params = (
+                [group_params] if isinstance(group_params, Tensor) else list(group_params)
+            )
+            for p in group_params:
+                i = len(self.params)
+                if not isinstance(p, Tensor):
+                    raise TypeError(f"{name}: parameter {i} is a {type(p).__name__}, not a Tensor")
+                if not np.issubdtype(p.dtype, np.floating):
+                    raise TypeError(f"{name}: parameter {i} has dtype {p.dtype}")
+                if not p.is_leaf:
+                    raise ValueError(
+                        f"{name}: parameter {i} is not a leaf (it was computed by an op); "
+                        "optimize the tensors you created instead"
+                    )
+                if p in seen:
+                    raise ValueError(f"{name}: parameter {i} appears more than once")
+                seen.add(p)
+                self.params.append(p)
+            settings = {**self.defaults, **{k: v for k, v in group.items() if k != "params"}}
+            self._check_group(settings)
+            self.param_groups.append({"params": group_params, **settings})
         # state[i]: the named arrays (and step count) of parameter i, created on its first step.
         self.state: dict[int, dict[str, Any]] = {}
         self._scratch: dict[tuple[int, int], np.ndarray] = {}
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """Validate (and normalise in place) one group's hyperparameters."""
+
+    # `optimizer.lr` (any hyperparameter) reads the value shared by all groups and sets every group's.
+    def __getattr__(self, name: str) -> Any:
+        groups = self.__dict__.get("param_groups")
+        if groups is None or name not in type(self).hyperparameters:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        values = [group[name] for group in groups]
+        if any(v != values[0] for v in values):
+            raise AttributeError(
+                f"{type(self).__name__}.{name}: the parameter groups differ ({values}); read "
+                f"optimizer.param_groups[i][{name!r}]"
+            )
+        return values[0]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in type(self).hyperparameters and "param_groups" in self.__dict__:
+            for group in self.param_groups:
+                group[name] = value
+        else:
+            object.__setattr__(self, name, value)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients (None, torch's default; or zeros in place with set_to_none=False)."""
@@ -87,7 +137,20 @@ class Optimizer:
                 p.grad.fill(0)
 
     def step(self) -> None:
-        """Update every parameter that has a gradient (parameters whose grad is None are skipped)."""
+        """Update every parameter that has a gradient (parameters whose grad is None are skipped).
+
+        The updates are in place: each updated Tensor's version goes up, so a graph computed before
+        the step refuses to backward through the old values.
+        """
+        i = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(i, p, group)
+                    p._version += 1
+                i += 1
+
+    def _update(self, i: int, p: Tensor, group: dict[str, Any]) -> None:
         raise NotImplementedError
 
     def _scratch_like(self, i: int, slot: int, array: np.ndarray) -> np.ndarray:
@@ -97,15 +160,27 @@ class Optimizer:
             buffer = self._scratch[(i, slot)] = np.empty_like(array)
         return buffer
 
+    def _state_names(self, group: Mapping[str, Any]) -> tuple[str, ...]:
+        """The state arrays a parameter of `group` has (Adam adds one with amsgrad)."""
+        return self.state_arrays
+
     # ----------------------------------------------------------------------------------------------
     # State for checkpoints
     def state_dict(self) -> dict[str, Any]:
-        """{"hyperparameters": {name: value}, "num_params": n, "state": {"i": {name: array}}}.
+        """{"param_groups": {"g": {name: value, "params": indices}}, "num_params": n,
+        "state": {"i": {name: array}}}.
 
         Arrays are copies; keys are strings, so it can be saved with `tinygrad_be.save`.
         """
+        groups: dict[str, Any] = {}
+        start = 0
+        for g, group in enumerate(self.param_groups):
+            count = len(group["params"])
+            settings = {name: group[name] for name in self.hyperparameters}
+            groups[str(g)] = {**settings, "params": np.arange(start, start + count)}
+            start += count
         return {
-            "hyperparameters": {name: getattr(self, name) for name in self.hyperparameters},
+            "param_groups": groups,
             "num_params": len(self.params),
             "state": {
                 str(i): {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
@@ -116,10 +191,11 @@ class Optimizer:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore hyperparameters and per-parameter state saved by `state_dict`.
 
-        Everything is checked first (parameter count, hyperparameter names, every array's shape);
-        on any mismatch a ValueError names it and the optimizer is left unchanged. As in torch,
-        the saved hyperparameters (e.g. lr) replace the current ones, and state arrays are cast to
-        their parameter's dtype.
+        Everything is checked first (parameter count, group sizes, hyperparameter names, every
+        array's shape); on any mismatch a ValueError names it and the optimizer is left unchanged.
+        As in torch, the saved hyperparameters (e.g. lr) replace the current ones, and state arrays
+        are cast to their parameter's dtype. A state saved before parameter groups existed (one
+        "hyperparameters" dict) applies to every group.
         """
         name = type(self).__name__
         if not isinstance(state, Mapping):
@@ -130,16 +206,38 @@ class Optimizer:
             problems.append(
                 f"the state is for {num_params} parameters, this optimizer has {len(self.params)}"
             )
-        saved_hyper = state.get("hyperparameters", {})
-        hyper: dict[str, Any] = {}
-        for key in self.hyperparameters:
-            if key not in saved_hyper:
-                problems.append(f"missing hyperparameter {key!r}")
-            else:
-                hyper[key] = self._hyperparameter(key, saved_hyper[key])
-        for key in saved_hyper:
-            if key not in self.hyperparameters:
-                problems.append(f"unexpected hyperparameter {key!r}")
+        if "param_groups" in state:
+            saved_groups = [
+                state["param_groups"][k] for k in sorted(state["param_groups"], key=int)
+            ]
+            if len(saved_groups) != len(self.param_groups):
+                problems.append(
+                    f"the state has {len(saved_groups)} parameter groups, this optimizer "
+                    f"{len(self.param_groups)}"
+                )
+        else:
+            saved_groups = [state.get("hyperparameters", {})] * len(self.param_groups)
+        new_settings: list[dict[str, Any]] = []
+        for g, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=False)):
+            where = f"group {g}: " if len(self.param_groups) > 1 else ""
+            if "params" in saved and np.size(saved["params"]) != len(group["params"]):
+                problems.append(
+                    f"{where}the state's group has {np.size(saved['params'])} parameters, this "
+                    f"one {len(group['params'])}"
+                )
+            settings: dict[str, Any] = {}
+            for key in self.hyperparameters:
+                if key not in saved and key in self.added_later:
+                    settings[key] = group[key]  # a checkpoint from before the option existed
+                elif key not in saved:
+                    problems.append(f"{where}missing hyperparameter {key!r}")
+                else:
+                    settings[key] = self._hyperparameter(key, saved[key])
+            for key in saved:
+                if key != "params" and key not in self.hyperparameters:
+                    problems.append(f"{where}unexpected hyperparameter {key!r}")
+            new_settings.append(settings)
+        group_of = [group for group in self.param_groups for _ in group["params"]]
         new_state: dict[int, dict[str, Any]] = {}
         for key, arrays in state.get("state", {}).items():
             if not str(key).isdigit() or int(key) >= len(self.params):
@@ -149,6 +247,7 @@ class Optimizer:
                 problems.append(f"state for parameter {key} is a {type(arrays).__name__}")
                 continue
             p = self.params[int(key)]
+            expected = self._state_names(group_of[int(key)])
             entry: dict[str, Any] = {}
             for array_name, value in arrays.items():
                 if array_name in self.state_counters:
@@ -162,7 +261,7 @@ class Optimizer:
                     )
                 else:
                     entry[array_name] = np.array(value, dtype=p.dtype, copy=True)
-            absent = [k for k in (*self.state_counters, *self.state_arrays) if k not in arrays]
+            absent = [k for k in (*self.state_counters, *expected) if k not in arrays]
             if absent:
                 problems.append(f"parameter {key}: state lacks {absent}")
             new_state[int(key)] = entry
@@ -170,8 +269,8 @@ class Optimizer:
             raise ValueError(
                 f"{name}.load_state_dict: refused, nothing was changed:\n  " + "\n  ".join(problems)
             )
-        for key, value in hyper.items():
-            setattr(self, key, value)
+        for group, settings in zip(self.param_groups, new_settings, strict=True):
+            group.update(settings)
         self.state = new_state
 
     def _hyperparameter(self, key: str, value: Any) -> Any:
@@ -184,8 +283,11 @@ class Optimizer:
         return float(array)
 
     def __repr__(self) -> str:
-        settings = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.hyperparameters)
-        return f"{type(self).__name__}({len(self.params)} parameters, {settings})"
+        groups = []
+        for group in self.param_groups:
+            settings = ", ".join(f"{k}={group[k]!r}" for k in self.hyperparameters)
+            groups.append(f"{len(group['params'])} parameters, {settings}")
+        return f"{type(self).__name__}(" + "; ".join(groups) + ")"
 
 
 def _check_nonnegative(owner: str, **values: float) -> None:
@@ -210,52 +312,56 @@ class SGD(Optimizer):
 
     def __init__(
         self,
-        params: Iterable[Tensor],
+        params: Iterable[Any],
         lr: float,
         momentum: float = 0.0,
         dampening: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
     ) -> None:
-        super().__init__(params)
-        _check_nonnegative("SGD", lr=lr, momentum=momentum, weight_decay=weight_decay)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: nesterov momentum needs momentum > 0 and dampening = 0")
-        self.lr, self.momentum, self.dampening = float(lr), float(momentum), float(dampening)
-        self.weight_decay, self.nesterov = float(weight_decay), bool(nesterov)
+        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
+                    "weight_decay": weight_decay, "nesterov": nesterov}  # fmt: skip
+        super().__init__(params, defaults)
 
-    def step(self) -> None:
+    def _check_group(self, group: dict[str, Any]) -> None:
+        _check_nonnegative(
+            "SGD", lr=group["lr"], momentum=group["momentum"], weight_decay=group["weight_decay"]
+        )
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("SGD: nesterov momentum needs momentum > 0 and dampening = 0")
+        for key in ("lr", "momentum", "dampening", "weight_decay"):
+            group[key] = float(group[key])
+        group["nesterov"] = bool(group["nesterov"])
+
+    def _update(self, i: int, p: Tensor, group: dict[str, Any]) -> None:
         # Python floats: numpy treats them as weak, so float32 arrays stay float32.
-        lr, momentum, dampening = float(self.lr), float(self.momentum), float(self.dampening)
-        weight_decay, nesterov = float(self.weight_decay), self.nesterov
-        for i, p in enumerate(self.params):
-            grad = p.grad
-            if grad is None:
-                continue
-            w = p.data
-            d_p = grad
-            if weight_decay != 0.0:  # L2 penalty folded into the gradient: g + wd * p
-                d_p = np.multiply(w, weight_decay, out=self._scratch_like(i, 0, w))
-                d_p += grad
-            if momentum != 0.0:
-                state = self.state.setdefault(i, {})
-                buf = state.get("momentum_buffer")
-                if buf is None:  # torch starts the buffer at the first gradient, undamped
-                    buf = state["momentum_buffer"] = np.array(d_p, dtype=w.dtype, copy=True)
+        lr, momentum = float(group["lr"]), float(group["momentum"])
+        dampening, weight_decay = float(group["dampening"]), float(group["weight_decay"])
+        grad = p.grad
+        w = p.data
+        d_p = grad
+        if weight_decay != 0.0:  # L2 penalty folded into the gradient: g + wd * p
+            d_p = np.multiply(w, weight_decay, out=self._scratch_like(i, 0, w))
+            d_p += grad
+        if momentum != 0.0:
+            state = self.state.setdefault(i, {})
+            buf = state.get("momentum_buffer")
+            if buf is None:  # torch starts the buffer at the first gradient, undamped
+                buf = state["momentum_buffer"] = np.array(d_p, dtype=w.dtype, copy=True)
+            else:
+                buf *= momentum
+                if dampening != 0.0:
+                    buf += np.multiply(d_p, 1.0 - dampening, out=self._scratch_like(i, 1, w))
                 else:
-                    buf *= momentum
-                    if dampening != 0.0:
-                        buf += np.multiply(d_p, 1.0 - dampening, out=self._scratch_like(i, 1, w))
-                    else:
-                        buf += d_p
-                if nesterov:  # look ahead: g + momentum * buf
-                    ahead = np.multiply(buf, momentum, out=self._scratch_like(i, 1, w))
-                    ahead += d_p
-                    d_p = ahead
-                else:
-                    d_p = buf
-            step = np.multiply(d_p, lr, out=self._scratch_like(i, 1, w))
-            w -= step
+                    buf += d_p
+            if group["nesterov"]:  # look ahead: g + momentum * buf
+                ahead = np.multiply(buf, momentum, out=self._scratch_like(i, 1, w))
+                ahead += d_p
+                d_p = ahead
+            else:
+                d_p = buf
+        step = np.multiply(d_p, lr, out=self._scratch_like(i, 1, w))
+        w -= step
 
 
 class Adam(Optimizer):
@@ -264,71 +370,87 @@ class Adam(Optimizer):
         g = p.grad + weight_decay * p            (L2 penalty in the gradient, as torch.optim.Adam)
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g * g
+        v_max = max(v_max, v)                    (amsgrad only; then v_max replaces v below)
         p = p - lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)
 
     m and v start at zero; t counts each parameter's own steps (as torch's per-parameter "step").
     """
 
-    hyperparameters = ("lr", "betas", "eps", "weight_decay")
-    state_arrays = ("exp_avg", "exp_avg_sq")
+    hyperparameters = ("lr", "betas", "eps", "weight_decay", "amsgrad")
+    state_arrays = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     state_counters = ("step",)
+    added_later = ("amsgrad",)
     decoupled_weight_decay = False
 
     def __init__(
         self,
-        params: Iterable[Tensor],
+        params: Iterable[Any],
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        amsgrad: bool = False,
     ) -> None:
-        super().__init__(params)
-        name = type(self).__name__
-        _check_nonnegative(name, lr=lr, eps=eps, weight_decay=weight_decay)
-        beta1, beta2 = (float(b) for b in betas)
-        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
-            raise ValueError(f"{name}: betas must lie in [0, 1), got {tuple(betas)}")
-        self.lr, self.betas, self.eps = float(lr), (beta1, beta2), float(eps)
-        self.weight_decay = float(weight_decay)
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
+                    "amsgrad": amsgrad}  # fmt: skip
+        super().__init__(params, defaults)
 
-    def step(self) -> None:
-        lr, eps, weight_decay = float(self.lr), float(self.eps), float(self.weight_decay)
-        beta1, beta2 = (float(b) for b in self.betas)
-        for i, p in enumerate(self.params):
-            grad = p.grad
-            if grad is None:
-                continue
-            w = p.data
-            state = self.state.get(i)
-            if state is None:
-                state = self.state[i] = {
-                    "step": 0,
-                    "exp_avg": np.zeros_like(w),
-                    "exp_avg_sq": np.zeros_like(w),
-                }
-            state["step"] += 1
-            t = state["step"]
-            m, v = state["exp_avg"], state["exp_avg_sq"]
-            if weight_decay != 0.0:
-                if self.decoupled_weight_decay:  # AdamW: shrink the weights directly
-                    w *= 1.0 - lr * weight_decay
-                else:  # Adam: L2 penalty folded into the gradient
-                    grad = np.multiply(w, weight_decay, out=self._scratch_like(i, 0, w))
-                    grad += p.grad
-            work = self._scratch_like(i, 1, w)
-            m *= beta1
-            m += np.multiply(grad, 1.0 - beta1, out=work)
-            v *= beta2
-            np.multiply(grad, grad, out=work)
-            work *= 1.0 - beta2
-            v += work
-            step_size = lr / (1.0 - beta1**t)
-            denominator = np.sqrt(v, out=work)
-            denominator /= math.sqrt(1.0 - beta2**t)
-            denominator += eps
-            update = np.divide(m, denominator, out=work)
-            update *= step_size
-            w -= update
+    def _check_group(self, group: dict[str, Any]) -> None:
+        name = type(self).__name__
+        _check_nonnegative(
+            name, lr=group["lr"], eps=group["eps"], weight_decay=group["weight_decay"]
+        )
+        beta1, beta2 = (float(b) for b in group["betas"])
+        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
+            raise ValueError(f"{name}: betas must lie in [0, 1), got {tuple(group['betas'])}")
+        group["betas"] = (beta1, beta2)
+        for key in ("lr", "eps", "weight_decay"):
+            group[key] = float(group[key])
+        group["amsgrad"] = bool(group["amsgrad"])
+
+    def _state_names(self, group: Mapping[str, Any]) -> tuple[str, ...]:
+        return self.state_arrays if group["amsgrad"] else self.state_arrays[:2]
+
+    def _update(self, i: int, p: Tensor, group: dict[str, Any]) -> None:
+        lr, eps, weight_decay = (
+            float(group["lr"]),
+            float(group["eps"]),
+            float(group["weight_decay"]),
+        )
+        beta1, beta2 = (float(b) for b in group["betas"])
+        grad = p.grad
+        w = p.data
+        state = self.state.get(i)
+        if state is None:
+            state = self.state[i] = {"step": 0}
+            for name in self._state_names(group):
+                state[name] = np.zeros_like(w)
+        state["step"] += 1
+        t = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        if weight_decay != 0.0:
+            if self.decoupled_weight_decay:  # AdamW: shrink the weights directly
+                w *= 1.0 - lr * weight_decay
+            else:  # Adam: L2 penalty folded into the gradient
+                grad = np.multiply(w, weight_decay, out=self._scratch_like(i, 0, w))
+                grad += p.grad
+        work = self._scratch_like(i, 1, w)
+        m *= beta1
+        m += np.multiply(grad, 1.0 - beta1, out=work)
+        v *= beta2
+        np.multiply(grad, grad, out=work)
+        work *= 1.0 - beta2
+        v += work
+        if group["amsgrad"]:  # the largest second moment so far keeps the step size from growing
+            v = state.setdefault("max_exp_avg_sq", np.zeros_like(w))
+            np.maximum(v, state["exp_avg_sq"], out=v)
+        step_size = lr / (1.0 - beta1**t)
+        denominator = np.sqrt(v, out=work)
+        denominator /= math.sqrt(1.0 - beta2**t)
+        denominator += eps
+        update = np.divide(m, denominator, out=work)
+        update *= step_size
+        w -= update
 
 
 class AdamW(Adam):
@@ -343,24 +465,28 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        params: Iterable[Tensor],
+        params: Iterable[Any],
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
+        amsgrad: bool = False,
     ) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+        super().__init__(
+            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
+        )
 
 
 # --------------------------------------------------------------------------------------------------
 # Learning-rate schedules
 class LRScheduler:
-    """Sets `optimizer.lr` to `base_lr * schedule(t)` where t counts the calls to `step()`.
+    """Sets each parameter group's lr to `schedule(t)` from that group's base lr, where t counts the
+    calls to `step()`.
 
     As in torch, creating a scheduler applies the lr of t = 0; call `step()` once per epoch or once
-    per batch (whichever t means in your schedule). `get_last_lr()` returns `[lr]` (a list, like
-    torch's, one entry per parameter group, and here there is one). `state_dict()` holds t, the base
-    lr and the schedule's settings, so a resumed run continues the same curve.
+    per batch (whichever t means in your schedule). `get_last_lr()` returns one lr per parameter
+    group. `state_dict()` holds t, the base lrs and the schedule's settings, so a resumed run
+    continues the same curve.
     """
 
     settings: tuple[str, ...] = ()
@@ -371,39 +497,55 @@ class LRScheduler:
                 f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}"
             )
         self.optimizer = optimizer
-        self.base_lr = float(optimizer.lr)
+        self.base_lrs = [float(group["lr"]) for group in optimizer.param_groups]
         self.last_epoch = -1
         self.step()
 
-    def lr_at(self, t: int) -> float:
-        """The learning rate after `t` calls to step() (t = 0 at creation)."""
+    @property
+    def base_lr(self) -> float:
+        """The first group's base lr (the only one for an optimizer without groups)."""
+        return self.base_lrs[0]
+
+    def lr_at(self, t: int, base_lr: float | None = None) -> float:
+        """The learning rate after `t` calls to step() (t = 0 at creation), from `base_lr`
+        (default: the first group's)."""
         raise NotImplementedError
 
     def step(self) -> None:
         self.last_epoch += 1
-        self._last_lr = float(self.lr_at(self.last_epoch))
-        self.optimizer.lr = self._last_lr
+        self._apply()
+
+    def _apply(self) -> None:
+        self._last_lrs = [float(self.lr_at(self.last_epoch, base)) for base in self.base_lrs]
+        for group, lr in zip(self.optimizer.param_groups, self._last_lrs, strict=True):
+            group["lr"] = lr
 
     def get_last_lr(self) -> list[float]:
-        return [self._last_lr]
+        return list(self._last_lrs)
 
     def state_dict(self) -> dict[str, Any]:
-        state = {"last_epoch": self.last_epoch, "base_lr": self.base_lr}
+        state = {"last_epoch": self.last_epoch, "base_lr": self.base_lr,
+                 "base_lrs": np.array(self.base_lrs)}  # fmt: skip
         state.update({name: getattr(self, name) for name in self.settings})
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore t, the base lr and the settings, and set the optimizer's lr to match."""
+        """Restore t, the base lrs and the settings, and set the optimizer's lrs to match."""
         missing = [k for k in ("last_epoch", "base_lr", *self.settings) if k not in state]
         if missing:
             raise ValueError(f"{type(self).__name__}.load_state_dict: missing keys {missing}")
+        base_lrs = np.atleast_1d(np.asarray(state.get("base_lrs", state["base_lr"]), np.float64))
+        if len(base_lrs) != len(self.optimizer.param_groups):
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: {len(base_lrs)} base lrs for "
+                f"{len(self.optimizer.param_groups)} parameter groups"
+            )
         for name in self.settings:
             value = np.asarray(state[name])
             setattr(self, name, int(value) if value.dtype.kind in "iu" else float(value))
-        self.base_lr = float(np.asarray(state["base_lr"]))
+        self.base_lrs = [float(v) for v in base_lrs]
         self.last_epoch = int(np.asarray(state["last_epoch"]))
-        self._last_lr = float(self.lr_at(self.last_epoch))
-        self.optimizer.lr = self._last_lr
+        self._apply()
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.settings)
@@ -421,8 +563,9 @@ class StepLR(LRScheduler):
         self.step_size, self.gamma = int(step_size), float(gamma)
         super().__init__(optimizer)
 
-    def lr_at(self, t: int) -> float:
-        return self.base_lr * self.gamma ** (t // self.step_size)
+    def lr_at(self, t: int, base_lr: float | None = None) -> float:
+        base = self.base_lr if base_lr is None else base_lr
+        return base * self.gamma ** (t // self.step_size)
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -437,11 +580,9 @@ class CosineAnnealingLR(LRScheduler):
         self.T_max, self.eta_min = int(T_max), float(eta_min)
         super().__init__(optimizer)
 
-    def lr_at(self, t: int) -> float:
-        return (
-            self.eta_min
-            + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
-        )
+    def lr_at(self, t: int, base_lr: float | None = None) -> float:
+        base = self.base_lr if base_lr is None else base_lr
+        return self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
 
 
 class WarmupCosineLR(LRScheduler):
@@ -469,13 +610,14 @@ class WarmupCosineLR(LRScheduler):
         self.min_lr = float(min_lr)
         super().__init__(optimizer)
 
-    def lr_at(self, t: int) -> float:
+    def lr_at(self, t: int, base_lr: float | None = None) -> float:
+        base = self.base_lr if base_lr is None else base_lr
         if t < self.warmup_steps:
-            return self.base_lr * (t + 1) / (self.warmup_steps + 1)
+            return base * (t + 1) / (self.warmup_steps + 1)
         if t > self.total_steps:
             return self.min_lr
         progress = (t - self.warmup_steps) / (self.total_steps - self.warmup_steps)
-        return self.min_lr + (self.base_lr - self.min_lr) * (1 + math.cos(math.pi * progress)) / 2
+        return self.min_lr + (base - self.min_lr) * (1 + math.cos(math.pi * progress)) / 2
 
 
 class LambdaLR(LRScheduler):
@@ -488,5 +630,6 @@ class LambdaLR(LRScheduler):
         self.lr_lambda = lr_lambda
         super().__init__(optimizer)
 
-    def lr_at(self, t: int) -> float:
-        return self.base_lr * float(self.lr_lambda(t))
+    def lr_at(self, t: int, base_lr: float | None = None) -> float:
+        base = self.base_lr if base_lr is None else base_lr
+        return base * float(self.lr_lambda(t))

@@ -3,35 +3,63 @@
 A `Tensor` wraps a numpy array. Every differentiable op is a `Function` (see `ops.py`) whose
 `forward` computes on numpy arrays and whose `backward` maps the gradient of the output to one
 gradient per input. When any input requires grad, the op's output remembers the `Function` that made
-it (`_ctx`), and the `Function` remembers its inputs (`parents`): that is the graph.
+it (`grad_fn`), and the `Function` remembers its inputs (`parents`): that is the graph.
 
 `Tensor.backward` walks the graph once, output to leaves, in reverse topological order, and does the
 work shared by all ops in one place:
 - it sums each incoming gradient back to its input's shape (`unbroadcast`), so ops may ignore
-  broadcasting in their backward;
+  broadcasting in their backward, and checks that every gradient fits its input;
 - it adds up the gradients of a node used more than once;
 - it accumulates into `.grad` of the leaves (tensors made by the user with `requires_grad=True`),
-  in the leaf's dtype;
-- it frees the graph afterwards unless `retain_graph=True`.
+  in the leaf's dtype, and of the non-leaf tensors that asked for it with `retain_grad()`;
+- it refuses to use arrays changed in place since the forward pass (the version counter);
+- it frees the saved arrays afterwards unless `retain_graph=True`.
+
+Semantics follow PyTorch wherever a name is PyTorch's: comparisons are elementwise, `transpose`
+swaps two dimensions, `max(dim)` returns `(values, indices)`, `Tensor(array)` copies while
+`from_numpy(array)` shares memory.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-__all__ = ["Function", "Tensor", "is_grad_enabled", "no_grad", "unbroadcast"]
-
-_grad_enabled = True
+__all__ = [
+    "Function",
+    "Tensor",
+    "cat",
+    "enable_grad",
+    "from_numpy",
+    "is_grad_enabled",
+    "maximum",
+    "minimum",
+    "no_grad",
+    "set_grad_enabled",
+    "stack",
+    "unbroadcast",
+    "where",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# --------------------------------------------------------------------------------------------------
+# Grad mode (per thread, as in torch: a no_grad block in one thread leaves the others alone)
+class _GradMode(threading.local):
+    enabled = True  # the class attribute is every thread's starting value
+
+
+_grad_mode = _GradMode()
+
+
 def is_grad_enabled() -> bool:
-    """True unless inside a `no_grad()` block."""
-    return _grad_enabled
+    """True unless inside a `no_grad()` block (of this thread)."""
+    return _grad_mode.enabled
 
 
 class no_grad:
@@ -39,56 +67,119 @@ class no_grad:
 
     >>> with no_grad():
     ...     y = model(x)      # y.requires_grad is False; nothing is kept for backward
+
+    Grad mode is per thread. As a decorator it keeps the function's name, docstring and
+    `__wrapped__`.
     """
 
+    _mode = False
+
     def __enter__(self) -> None:
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = False
+        self._previous = _grad_mode.enabled
+        _grad_mode.enabled = self._mode
 
     def __exit__(self, *exc_info: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self._previous
+        _grad_mode.enabled = self._previous
+
+    def _fresh(self) -> no_grad:
+        """A new context of the same mode for each call of a decorated function (re-entrant)."""
+        return type(self)()
 
     def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with no_grad():
+            with self._fresh():
                 return fn(*args, **kwargs)
 
-        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
-        wrapper.__doc__ = fn.__doc__
         return wrapper  # type: ignore[return-value]
 
 
+class enable_grad(no_grad):
+    """Context manager (and decorator) that turns graph building back on inside a `no_grad` block."""
+
+    _mode = True
+
+
+class set_grad_enabled(no_grad):
+    """Turn graph building on or off: at once when called, or for a block as a context manager.
+
+    >>> set_grad_enabled(False)          # off from here on (in this thread)
+    >>> with set_grad_enabled(True):     # on inside the block, restored after it
+    ...     ...
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self._mode = bool(mode)
+        self._previous = _grad_mode.enabled
+        _grad_mode.enabled = self._mode  # as torch: calling it is enough, no `with` needed
+
+    def __enter__(self) -> None:
+        pass  # already set by __init__; __exit__ restores the mode from before
+
+    def _fresh(self) -> no_grad:
+        context = no_grad() if not self._mode else enable_grad()
+        return context
+
+    def __call__(self, fn: F) -> F:
+        _grad_mode.enabled = self._previous  # used as a decorator: only the calls change the mode
+        return super().__call__(fn)
+
+
+# --------------------------------------------------------------------------------------------------
+# Broadcasting
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum `grad` over the axes that broadcasting added or stretched, so it has `shape`.
 
     If `x` of shape (3, 1) was broadcast to (2, 3, 4) in the forward pass, each element of `x` was
-    used 2*4 times, so its gradient is the sum over those uses.
+    used 2*4 times, so its gradient is the sum over those uses. A `grad` that `shape` could not have
+    been broadcast to raises a ValueError (a backward that returned a wrong shape).
     """
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
     if extra > 0:
         grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
-    return grad.reshape(shape)
+    if extra >= 0:
+        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+        if stretched:
+            grad = grad.sum(axis=stretched, keepdims=True)
+    if grad.shape != shape:
+        raise ValueError(f"a gradient of shape {grad.shape} cannot be reduced to shape {shape}")
+    return np.asarray(grad)  # a full sum gives a numpy scalar; gradients are always arrays
 
 
+# --------------------------------------------------------------------------------------------------
+# Function: one differentiable op
 class Function:
     """One differentiable op. Subclasses write `forward` and `backward` side by side.
 
     `forward(*arrays, **options)` gets the inputs' numpy arrays and returns the output array; it may
     keep on `self` what backward needs. `backward(grad)` gets the gradient of the output (same shape as
-    the output) and returns one gradient per input, in the output's broadcast shape or the input's
-    own shape (the engine reduces it), or None for an input that gets no gradient.
-    `self.needs_input_grad` tells which inputs want one, so costly gradients can be skipped.
+    the output) and returns one gradient per input (a tuple; a single array for a one-input op), in
+    the output's broadcast shape or the input's own shape (the engine reduces it), or None for an
+    input that gets no gradient. `self.needs_input_grad` tells which inputs want one, so costly
+    gradients can be skipped.
+
+    Call it with `MyFunction.apply(x, y, option=value)`; Tensors, numpy arrays and Python numbers
+    are accepted as inputs. Two class flags tell the engine what backward reads: `saves_inputs`
+    (the inputs' arrays) and `saves_output` (the output's array). Both default to True (safe):
+    after such an op, changing those arrays in place makes `backward` raise, and the saved state is
+    freed after the first backward. An op that saves neither can run backward again.
+
+    >>> class Cube(Function):
+    ...     saves_output = False
+    ...     def forward(self, x):
+    ...         self.x = x
+    ...         return x**3
+    ...     def backward(self, grad):
+    ...         return (grad * 3 * self.x**2,)
+    >>> y = Cube.apply(Tensor([2.0], requires_grad=True))
     """
 
     parents: tuple[Tensor, ...] | None
     needs_input_grad: tuple[bool, ...]
+    saves_inputs: bool = True
+    saves_output: bool = True
 
     def forward(self, *arrays: np.ndarray, **options: Any) -> np.ndarray:
         raise NotImplementedError
@@ -97,33 +188,111 @@ class Function:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *inputs: Tensor, **options: Any) -> Tensor:
+    def apply(cls, *inputs: Any, **options: Any) -> Tensor:
         """Run the op on Tensors; record it in the graph if any input requires grad."""
         fn = cls()
-        out = Tensor._wrap(fn.forward(*[t._data for t in inputs], **options))
-        if _grad_enabled:
+        try:
+            arrays = [t._data for t in inputs]
+        except AttributeError:  # numpy arrays or Python numbers among the inputs
+            inputs = tuple(t if isinstance(t, Tensor) else _constant(t) for t in inputs)
+            arrays = [t._data for t in inputs]
+        out = fn.forward(*arrays, **options)
+        if type(out) is not np.ndarray:  # numpy ufuncs turn 0-d arrays into numpy scalars
+            out = np.asarray(out)
+        out = Tensor._wrap(out)
+        if _grad_mode.enabled:
             needs = tuple([t._requires_grad for t in inputs])
             if True in needs:
                 fn.parents = inputs
                 fn.needs_input_grad = needs
+                if fn.saves_inputs:  # remembered so backward can tell if they changed since
+                    fn.saved_versions = tuple([t._version for t in inputs])
                 out._requires_grad = True
                 out._ctx = fn
         return out
 
     def free(self) -> None:
-        """Drop the saved arrays and the links to the inputs (after backward)."""
-        vars(self).clear()
-        self.parents = None
+        """Drop the saved arrays and the links to the inputs (after backward).
+
+        An op that saved nothing keeps its (small) state, so a second backward through it works.
+        """
+        if self.saves_inputs or self.saves_output:
+            vars(self).clear()
+            self.parents = None
 
 
-def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """Python numbers and lists become float32; numpy arrays keep their dtype."""
+def _constant(value: Any) -> Tensor:
+    """A non-Tensor op input as a Tensor without copying (ops never write to their inputs)."""
+    if isinstance(value, np.ndarray):
+        return Tensor._wrap(value)
+    return Tensor(value)
+
+
+# --------------------------------------------------------------------------------------------------
+# Construction
+def _new_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """The array of a new Tensor: always a copy, as torch.tensor.
+
+    numpy arrays (and numpy scalars) keep their dtype. Python floats (and lists of them) become
+    float32, Python ints int64, bools bool, as torch's defaults.
+    """
     if isinstance(data, Tensor):
         data = data._data
     if isinstance(data, (np.ndarray, np.generic)):
-        array = np.asarray(data)
-        return array if dtype is None else array.astype(dtype, copy=False)
-    return np.asarray(data, dtype=np.float32 if dtype is None else dtype)
+        return np.array(data, dtype=dtype, copy=True)
+    array = np.array(data, dtype=dtype)
+    if dtype is None:
+        if array.dtype.kind == "f":
+            array = array.astype(np.float32)
+        elif array.dtype.kind in "iu":
+            array = array.astype(np.int64, copy=False)
+        elif array.dtype.hasobject or array.dtype.kind not in "bc":
+            raise TypeError(
+                f"Tensor: cannot make a tensor from {type(data).__name__} (numpy made {array.dtype})"
+            )
+    return array
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A Tensor sharing memory with `array` (as torch.from_numpy): writes to either show in both.
+
+    Changes made by writing into the numpy array directly are not seen by the version counter.
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy array, got {type(array).__name__}")
+    return Tensor._wrap(array)
+
+
+class ValuesIndices(NamedTuple):
+    """What `max(dim)` / `min(dim)` return, as torch: the values and where they are (int64)."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _pick(name: str, dim: Any, axis: Any, default: Any = None) -> Any:
+    """torch's `dim=` or numpy's `axis=` (an alias): at most one of them."""
+    if axis is not None:
+        if dim is not None and dim is not default:
+            raise TypeError(f"{name}: got both dim={dim!r} and axis={axis!r}; pass one")
+        return axis
+    return default if dim is None else dim
+
+
+def _keep(keepdim: bool, keepdims: bool | None) -> bool:
+    return bool(keepdim if keepdims is None else keepdims)
+
+
+def _one_element(t: Tensor, what: str) -> Any:
+    if t._data.size != 1:
+        raise RuntimeError(
+            f"{what}: only one-element tensors can be converted to a Python scalar, not shape "
+            f"{t.shape}"
+        )
+    return t._data.item()
+
+
+_INPLACE_METHODS = "add_, sub_, mul_, div_, clamp_, fill_, zero_, copy_"
 
 
 class Tensor:
@@ -133,39 +302,57 @@ class Tensor:
     >>> y = (x * x).sum()
     >>> y.backward()
     >>> x.grad                                         # array([[2., 4.]], dtype=float32)
+
+    Gradients accumulate into `.grad` over backward calls until `zero_grad()` (or `x.grad = None`).
     """
 
-    __slots__ = ("_data", "grad", "_requires_grad", "_ctx", "__weakref__")
+    __slots__ = (
+        "_data",
+        "grad",
+        "_requires_grad",
+        "_ctx",
+        "_version",
+        "_retains_grad",
+        "__weakref__",
+    )
     # Make numpy defer to Tensor's reflected operators: `ndarray + Tensor` calls Tensor.__radd__.
     __array_ufunc__ = None
+    # Defining __eq__ removes the inherited hash; tensors hash by identity (they key dicts and sets).
+    __hash__ = object.__hash__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self._data = _as_array(data, dtype)
+        self._data = _new_array(data, dtype)
         self.grad: np.ndarray | None = None
         self._ctx: Function | None = None
         self._requires_grad = False
+        self._version = 0
+        self._retains_grad = False
         self.requires_grad = requires_grad
 
     @classmethod
     def _wrap(cls, array: np.ndarray) -> Tensor:
-        """Fast path for op outputs: no conversion, no checks."""
+        """Fast path for op outputs: no conversion, no copy, no checks."""
         t = cls.__new__(cls)
         t._data = array
         t.grad = None
         t._ctx = None
         t._requires_grad = False
+        t._version = 0
+        t._retains_grad = False
         return t
 
     # ----------------------------------------------------------------------------------------------
     # Attributes
     @property
     def data(self) -> np.ndarray:
-        """The numpy array (not a copy: writing to it changes the tensor)."""
+        """The numpy array (not a copy: writing to it changes the tensor, untracked by versions)."""
         return self._data
 
     @data.setter
     def data(self, value: Any) -> None:
-        array = _as_array(value)
+        array = value._data if isinstance(value, Tensor) else value
+        if not isinstance(array, np.ndarray):
+            array = _new_array(array)
         if array.shape != self._data.shape:
             raise ValueError(
                 f"data: new shape {array.shape} does not match the tensor's shape {self._data.shape}"
@@ -175,6 +362,7 @@ class Tensor:
                 f"data: a tensor that requires grad needs floating data, not {array.dtype}"
             )
         self._data = array
+        self._version += 1  # a graph that saved the old array must not use this one
 
     @property
     def requires_grad(self) -> bool:
@@ -193,6 +381,22 @@ class Tensor:
             )
         self._requires_grad = bool(value)
 
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set `requires_grad` in place and return self (as torch)."""
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad_fn(self) -> Function | None:
+        """The `Function` that made this tensor (None for leaves and outside the graph)."""
+        return self._ctx
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this non-leaf tensor during backward (leaves always keep theirs)."""
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad: this tensor does not require grad")
+        self._retains_grad = self._ctx is not None
+
     @property
     def is_leaf(self) -> bool:
         """True for tensors made by the user rather than by an op that recorded a graph."""
@@ -210,8 +414,18 @@ class Tensor:
     def ndim(self) -> int:
         return self._data.ndim
 
-    @property
-    def size(self) -> int:
+    def dim(self) -> int:
+        """The number of dimensions (torch's name for `ndim`)."""
+        return self._data.ndim
+
+    def size(self, dim: int | None = None) -> Any:
+        """The shape (a tuple), or the length of dimension `dim` (as torch's `size()`)."""
+        if dim is None:
+            return self._data.shape
+        return self._data.shape[dim]
+
+    def numel(self) -> int:
+        """The number of elements."""
         return self._data.size
 
     def __len__(self) -> int:
@@ -225,25 +439,60 @@ class Tensor:
         array = self._data if dtype is None else self._data.astype(dtype, copy=False)
         return array.copy() if copy else array
 
-    def item(self) -> float | int:
+    def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:
             raise ValueError(f"item: only one-element tensors have an item, not shape {self.shape}")
         return self._data.item()
+
+    def tolist(self) -> Any:
+        """The data as (nested) Python lists of Python numbers; a 0-d tensor gives a number."""
+        return self._data.tolist()
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"bool: the truth value of a tensor of shape {self.shape} is ambiguous (it has "
+                f"{self._data.size} values); use .any() or .all()"
+            )
+        return bool(self._data.item())
+
+    def __float__(self) -> float:
+        return float(_one_element(self, "float"))
+
+    def __int__(self) -> int:
+        return int(_one_element(self, "int"))
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors can be used as an index, not {self.dtype}")
+        return int(_one_element(self, "index"))
+
+    def __format__(self, format_spec: str) -> str:
+        if self._data.ndim == 0:  # as torch: a 0-d tensor formats like its number
+            return format(self._data.item(), format_spec)
+        return super().__format__(format_spec)
 
     def detach(self) -> Tensor:
         """A tensor sharing the same data, cut off from the graph."""
         return Tensor._wrap(self._data)
 
     def astype(self, dtype: Any) -> Tensor:
-        """A differentiable cast to `dtype` (its gradient is cast back)."""
-        return ops.Cast.apply(self, dtype=np.dtype(dtype))
+        """A cast to `dtype`: differentiable between floating dtypes (the gradient is cast back);
+        a cast to an integer or bool dtype gives a tensor that does not require grad."""
+        dtype = np.dtype(dtype)
+        if not np.issubdtype(dtype, np.floating):
+            return Tensor._wrap(self._data.astype(dtype))
+        return ops.Cast.apply(self, dtype=dtype)
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
 
     def double(self) -> Tensor:
         return self.astype(np.float64)
+
+    def long(self) -> Tensor:
+        return self.astype(np.int64)
 
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", prefix="Tensor(")
@@ -264,7 +513,8 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad.
 
         `grad` is the gradient of some final scalar with respect to `self` (same shape); it defaults
-        to 1 when `self` has a single element and is required otherwise.
+        to 1 when `self` has a single element and is required otherwise. Gradients add up over
+        calls until they are cleared (`optimizer.zero_grad()`, `model.zero_grad()`).
         """
         if not self._requires_grad:
             raise RuntimeError(
@@ -279,27 +529,30 @@ class Tensor:
                 )
             grad = np.ones_like(self._data)
         else:
-            grad = _as_array(grad, self.dtype)
+            grad = np.asarray(grad._data if isinstance(grad, Tensor) else grad, self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(
                     f"backward: grad of shape {grad.shape} does not match the output's shape "
                     f"{self.shape}"
                 )
 
-        # Tensors hash by identity, so they key the dict of pending gradients directly.
+        # Sorting first also checks the graph (freed parts, in-place changes) before any .grad
+        # changes. Tensors hash by identity, so they key the dict of pending gradients directly.
+        order = self._topological_order()
         grads: dict[Tensor, np.ndarray] = {self: grad}
         given_to_leaves: set[int] = set()  # ids of the arrays that leaves now own as .grad
-        for node in reversed(self._topological_order()):
+        for node in reversed(order):
             node_grad = grads.pop(node, None)
             if node_grad is None:
                 continue
             fn = node._ctx
-            if fn is None:  # a leaf: accumulate in its own dtype
+            if fn is None or node._retains_grad:  # a leaf: accumulate in its own dtype
                 if node.grad is None:
                     # Keep a fresh array as it is; copy one that someone else may hold (the
                     # caller's `grad`, a view, or the same array handed to two inputs by Add).
                     fresh = (
-                        node_grad is not grad
+                        fn is None
+                        and node_grad is not grad
                         and node_grad.base is None
                         and node_grad.dtype == node._data.dtype
                         and id(node_grad) not in given_to_leaves
@@ -308,21 +561,45 @@ class Tensor:
                     given_to_leaves.add(id(node.grad))
                 else:
                     np.add(node.grad, node_grad, out=node.grad, casting="unsafe")
-                continue
-            input_grads = fn.backward(node_grad)
-            for parent, parent_grad in zip(fn.parents, input_grads, strict=True):
-                if parent_grad is None or not parent._requires_grad:
+                if fn is None:
                     continue
-                parent_grad = unbroadcast(parent_grad, parent._data.shape)
-                previous = grads.get(parent)
-                grads[parent] = parent_grad if previous is None else previous + parent_grad
+            input_grads = fn.backward(node_grad)
+            self._send(fn, input_grads, grads)
             if not retain_graph:
                 fn.free()
+
+    @staticmethod
+    def _send(fn: Function, input_grads: Any, grads: dict[Tensor, np.ndarray]) -> None:
+        """Add the gradients `fn.backward` returned to its inputs' pending gradients."""
+        parents = fn.parents
+        if isinstance(input_grads, np.ndarray):  # a one-input op may return its gradient alone
+            input_grads = (input_grads,)
+        if len(input_grads) != len(parents):
+            raise RuntimeError(
+                f"{type(fn).__name__}.backward returned {len(input_grads)} gradients for "
+                f"{len(parents)} inputs (one per input, None where there is none)"
+            )
+        for k, (parent, parent_grad) in enumerate(zip(parents, input_grads, strict=True)):
+            if parent_grad is None or not parent._requires_grad:
+                continue
+            if type(parent_grad) is not np.ndarray:
+                parent_grad = np.asarray(parent_grad)
+            try:
+                parent_grad = unbroadcast(parent_grad, parent._data.shape)
+            except ValueError:
+                raise RuntimeError(
+                    f"{type(fn).__name__}.backward returned a gradient of shape "
+                    f"{parent_grad.shape} for input {k} of shape {parent._data.shape} (it must "
+                    "have the input's shape, or a shape the input broadcasts to)"
+                ) from None
+            previous = grads.get(parent)
+            grads[parent] = parent_grad if previous is None else previous + parent_grad
 
     def _topological_order(self) -> list[Tensor]:
         """Every tensor that requires grad and leads to self, inputs before outputs.
 
         Iterative depth-first search, so a graph 100,000 ops deep does not hit the recursion limit.
+        Checks on the way that no op's saved arrays were freed or changed in place.
         """
         order: list[Tensor] = []
         visited: set[Tensor] = set()
@@ -345,106 +622,438 @@ class Tensor:
                     "values were freed after the first backward); pass retain_graph=True to the "
                     "first backward call if you need to backward twice"
                 )
+            _check_versions(fn, node)
             for parent in fn.parents:
                 if parent._requires_grad and parent not in visited:
                     stack.append((parent, False))
         return order
 
     # ----------------------------------------------------------------------------------------------
-    # Arithmetic (numpy broadcasting; Python scalars take the tensor's dtype)
-    def _operand(self, other: Any) -> Tensor:
+    # Arithmetic (numpy broadcasting; dtypes promote as in torch)
+    def _operands(self, other: Any, reflected: bool = False) -> tuple[Tensor, Tensor]:
+        """(self, other) as Tensors of compatible dtypes, in the order of the operation.
+
+        As torch: a Python (or numpy) number takes a floating tensor's dtype (a float32 graph stays
+        float32); an integer tensor meeting a float number becomes float32; an integer or bool
+        tensor meeting a floating tensor takes that tensor's dtype.
+        """
+        a = self
         if isinstance(other, Tensor):
-            return other
-        # numpy scalars too (np.int64 from a shape product, np.float64 from a reduction), as torch:
-        # numpy would otherwise promote a float32 array combined with them to float64.
-        scalar = (int, float, np.integer, np.floating)
-        if isinstance(other, scalar) and np.issubdtype(self._data.dtype, np.floating):
-            return Tensor._wrap(np.asarray(other, dtype=self._data.dtype))
-        return Tensor(other)
+            b = other
+        elif isinstance(other, (int, float, np.integer, np.floating, bool, np.bool_)):
+            kind = self._data.dtype.kind
+            if kind == "f":
+                b = Tensor._wrap(np.asarray(other, dtype=self._data.dtype))
+            elif isinstance(other, (float, np.floating)):
+                a = a.astype(np.float32)
+                b = Tensor._wrap(np.asarray(other, dtype=np.float32))
+            elif kind in "iu" and not isinstance(other, (bool, np.bool_)):
+                b = Tensor._wrap(np.asarray(other, dtype=self._data.dtype))
+            else:
+                b = Tensor._wrap(np.asarray(other))
+        elif isinstance(other, np.ndarray):
+            b = Tensor._wrap(other)
+        else:
+            b = Tensor(other)
+        if a._data.dtype != b._data.dtype:
+            a_float, b_float = a._data.dtype.kind == "f", b._data.dtype.kind == "f"
+            if a_float and not b_float:
+                b = b.astype(a._data.dtype)
+            elif b_float and not a_float:
+                a = a.astype(b._data.dtype)
+        return (b, a) if reflected else (a, b)
 
     def __add__(self, other: Any) -> Tensor:
-        return ops.Add.apply(self, self._operand(other))
+        return ops.Add.apply(*self._operands(other))
 
     def __radd__(self, other: Any) -> Tensor:
-        return ops.Add.apply(self._operand(other), self)
+        return ops.Add.apply(*self._operands(other, reflected=True))
 
     def __sub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(self, self._operand(other))
+        return ops.Sub.apply(*self._operands(other))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(self._operand(other), self)
+        return ops.Sub.apply(*self._operands(other, reflected=True))
 
     def __mul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self, self._operand(other))
+        return ops.Mul.apply(*self._operands(other))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self._operand(other), self)
+        return ops.Mul.apply(*self._operands(other, reflected=True))
 
     def __truediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(self, self._operand(other))
+        return ops.Div.apply(*_true_division(*self._operands(other)))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(self._operand(other), self)
+        return ops.Div.apply(*_true_division(*self._operands(other, reflected=True)))
 
     def __neg__(self) -> Tensor:
         return ops.Neg.apply(self)
 
-    def __pow__(self, exponent: float) -> Tensor:
-        if isinstance(exponent, Tensor) or not np.isscalar(exponent):
-            raise TypeError(
-                f"pow: the exponent must be a Python number, not {type(exponent).__name__}"
-            )
-        if isinstance(exponent, np.generic):  # a Python number keeps x's dtype, np.float64 not
-            exponent = exponent.item()
-        return ops.Pow.apply(self, exponent=exponent)
+    def __pow__(self, exponent: Any) -> Tensor:
+        """x ** p: a Python number p keeps x's dtype; a Tensor (or array) p is differentiable too."""
+        if isinstance(exponent, (int, float, np.integer, np.floating)) and not isinstance(
+            exponent, bool
+        ):
+            if isinstance(exponent, np.generic):  # a Python number keeps x's dtype, np.float64 not
+                exponent = exponent.item()
+            if self._data.dtype.kind != "f" and isinstance(exponent, float):
+                return ops.Pow.apply(self.astype(np.float32), exponent=exponent)
+            return ops.Pow.apply(self, exponent=exponent)
+        return ops.PowTensor.apply(*self._operands(exponent))
+
+    def __rpow__(self, base: Any) -> Tensor:
+        """base ** x for a number or array `base`: differentiable in x."""
+        return ops.PowTensor.apply(*self._operands(base, reflected=True))
 
     def __matmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(self, self._operand(other))
+        return ops.MatMul.apply(*self._operands(other))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(self._operand(other), self)
+        return ops.MatMul.apply(*self._operands(other, reflected=True))
+
+    # ----------------------------------------------------------------------------------------------
+    # Comparisons: elementwise, bool tensors that never require grad (hashing stays by identity)
+    def _compare(self, other: Any, compare: Callable[..., np.ndarray], symbol: str) -> Tensor:
+        other_data = other._data if isinstance(other, Tensor) else other
+        try:
+            return Tensor._wrap(np.asarray(compare(self._data, other_data)))
+        except ValueError:
+            raise ValueError(
+                f"{symbol}: shapes {self.shape} and {np.shape(other_data)} cannot be broadcast "
+                "together"
+            ) from None
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.equal, "==")
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.not_equal, "!=")
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less, "<")
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less_equal, "<=")
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater, ">")
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater_equal, ">=")
+
+    def eq(self, other: Any) -> Tensor:
+        return self == other
+
+    def logical_not(self) -> Tensor:
+        return Tensor._wrap(np.logical_not(self._data))
+
+    def __invert__(self) -> Tensor:
+        if self._data.dtype.kind not in "iub":
+            raise TypeError(f"~: only integer and bool tensors, not {self.dtype}")
+        return Tensor._wrap(~self._data)
+
+    def __and__(self, other: Any) -> Tensor:
+        return self._compare(other, np.bitwise_and, "&")
+
+    def __or__(self, other: Any) -> Tensor:
+        return self._compare(other, np.bitwise_or, "|")
+
+    def any(self) -> Tensor:
+        return Tensor._wrap(np.asarray(self._data.any()))
+
+    def all(self) -> Tensor:
+        return Tensor._wrap(np.asarray(self._data.all()))
+
+    # ----------------------------------------------------------------------------------------------
+    # In place (not differentiable): for weight updates under no_grad and for constants
+    def _inplace(self, name: str, result: Any) -> Tensor:
+        if self._requires_grad and _grad_mode.enabled:
+            raise RuntimeError(
+                f"{name}: a tensor that requires grad cannot be changed in place while the graph "
+                f"is recorded; wrap the update in `with no_grad():` (a weight update) or use the "
+                f"out-of-place form"
+            )
+        result = result._data if isinstance(result, Tensor) else result
+        try:
+            np.copyto(self._data, result, casting="same_kind")
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{name}: {error} (tensor {self.shape} {self.dtype})") from None
+        self._version += 1  # graphs that saved this array now refuse to use it
+        return self
+
+    def add_(self, other: Any) -> Tensor:
+        return self._inplace("add_", self._data + _data_of(other))
+
+    def sub_(self, other: Any) -> Tensor:
+        return self._inplace("sub_", self._data - _data_of(other))
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace("mul_", self._data * _data_of(other))
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace("div_", self._data / _data_of(other))
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        return self._inplace("clamp_", np.clip(self._data, min, max))
+
+    def fill_(self, value: float) -> Tensor:
+        return self._inplace("fill_", value)
+
+    def zero_(self) -> Tensor:
+        return self._inplace("zero_", 0)
+
+    def copy_(self, src: Any) -> Tensor:
+        return self._inplace("copy_", _data_of(src))
+
+    # `x += y` is in place as in torch, except while a graph is recorded through x: then it rebinds
+    # x to the out-of-place result (the gradients stay right; other references keep the old x).
+    def __iadd__(self, other: Any) -> Tensor:
+        return self + other if self._requires_grad and _grad_mode.enabled else self.add_(other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self - other if self._requires_grad and _grad_mode.enabled else self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self * other if self._requires_grad and _grad_mode.enabled else self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self / other if self._requires_grad and _grad_mode.enabled else self.div_(other)
 
     # ----------------------------------------------------------------------------------------------
     # Shape
     @property
     def T(self) -> Tensor:
-        """The tensor with its axes reversed (numpy's `.T`)."""
+        """The tensor with its axes reversed (numpy's and torch's `.T`)."""
         return ops.Transpose.apply(self, axes=None)
 
-    def transpose(self, *axes: int) -> Tensor:
-        """Permute the axes (numpy's `transpose`); no axes reverses them."""
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return ops.Transpose.apply(self, axes=axes or None)
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        """Swap dimensions `dim0` and `dim1` (torch's `transpose`; `permute` reorders all)."""
+        ndim = max(self.ndim, 1)
+        for d in (dim0, dim1):
+            if not isinstance(d, (int, np.integer)) or not -ndim <= d < ndim:
+                raise ValueError(
+                    f"transpose: dims ({dim0}, {dim1}) out of range for a tensor of shape "
+                    f"{self.shape} (transpose swaps two dims; use permute(*dims) to reorder all)"
+                )
+        axes = list(range(self.ndim))
+        if self.ndim:
+            axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+        return ops.Transpose.apply(self, axes=tuple(axes))
+
+    def permute(self, *dims: int | Sequence[int]) -> Tensor:
+        """Reorder the dimensions: output dim i is input dim dims[i] (numpy's `transpose(axes)`)."""
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return ops.Transpose.apply(self, axes=tuple(dims))
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return ops.Reshape.apply(self, shape=shape)
 
-    def flatten(self, start_dim: int = 0) -> Tensor:
-        """Merge the axes from `start_dim` on into one."""
-        start_dim = start_dim % max(self.ndim, 1)
-        return self.reshape(*self.shape[:start_dim], -1)
+    def view(self, *shape: int | Sequence[int]) -> Tensor:
+        """`reshape` (numpy arrays have no contiguity rule to enforce here)."""
+        return self.reshape(*shape)
+
+    def expand(self, *sizes: int | Sequence[int]) -> Tensor:
+        """Broadcast to `sizes` (-1 keeps a dimension) without copying; the gradient is summed."""
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        return ops.Expand.apply(self, sizes=tuple(sizes))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge dimensions `start_dim`..`end_dim` (inclusive) into one; a 0-d tensor becomes (1,)."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = _dims((start_dim, end_dim), self.ndim, "flatten")
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        return self.reshape(*self.shape[:start], -1, *self.shape[end + 1 :])
+
+    def squeeze(self, dim: int | tuple[int, ...] | None = None) -> Tensor:
+        """Drop dimensions of size 1 (all, or those among `dim`; others are left alone, as torch)."""
+        if dim is None:
+            dims = tuple(i for i, n in enumerate(self.shape) if n == 1)
+        else:
+            dims = _dims(dim if isinstance(dim, tuple) else (dim,), self.ndim, "squeeze")
+        return self.reshape(*(n for i, n in enumerate(self.shape) if not (i in dims and n == 1)))
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """Insert a dimension of size 1 at `dim` (-1 appends one)."""
+        (position,) = _dims((dim,), self.ndim + 1, "unsqueeze")
+        return self.reshape(*self.shape[:position], 1, *self.shape[position:])
 
     def __getitem__(self, index: Any) -> Tensor:
         return ops.Index.apply(self, index=index)
 
+    def gather(self, dim: int, index: Any) -> Tensor:
+        """out[i][j][k] = self[index[i][j][k]][j][k] for dim=0 (torch.gather); `index` has self's
+        number of dims and no dimension longer than self's, except along `dim`."""
+        return ops.Gather.apply(self, dim=dim, index=_data_of(index))
+
     # ----------------------------------------------------------------------------------------------
-    # Reductions
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+    # Reductions: torch's dim= / keepdim=, with numpy's axis= / keepdims= as aliases
+    def sum(
+        self,
+        dim: int | tuple[int, ...] | None = None,
+        keepdim: bool = False,
+        *,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool | None = None,
+        dtype: Any = None,
+        out: None = None,
+    ) -> Tensor:
+        _no_out("sum", out)
+        x = self if dtype is None else self.astype(dtype)
+        return ops.Sum.apply(x, axis=_pick("sum", dim, axis), keepdims=_keep(keepdim, keepdims))
 
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+    def mean(
+        self,
+        dim: int | tuple[int, ...] | None = None,
+        keepdim: bool = False,
+        *,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool | None = None,
+        dtype: Any = None,
+        out: None = None,
+    ) -> Tensor:
+        """The mean; of a bool or integer tensor (accuracy: `(pred == y).mean()`) it is float32."""
+        _no_out("mean", out)
+        x = self
+        if dtype is not None:
+            x = x.astype(dtype)
+        elif x._data.dtype.kind != "f":
+            x = x.astype(np.float32)
+        return ops.Mean.apply(x, axis=_pick("mean", dim, axis), keepdims=_keep(keepdim, keepdims))
 
-    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Maximum along `axis`; tied maxima share the gradient equally (as torch.amax)."""
-        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+    def amax(
+        self,
+        dim: int | tuple[int, ...] | None = None,
+        keepdim: bool = False,
+        *,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """Maximum over `dim` (any number of dims); tied maxima share the gradient equally."""
+        return ops.Max.apply(self, axis=_pick("amax", dim, axis), keepdims=_keep(keepdim, keepdims))
 
-    def argmax(self, axis: int | None = None) -> Tensor:
-        """Indices of the maxima (int64, not differentiable)."""
-        return Tensor._wrap(np.argmax(self._data, axis=axis))
+    def amin(
+        self,
+        dim: int | tuple[int, ...] | None = None,
+        keepdim: bool = False,
+        *,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """Minimum over `dim` (any number of dims); tied minima share the gradient equally."""
+        return ops.Min.apply(self, axis=_pick("amin", dim, axis), keepdims=_keep(keepdim, keepdims))
+
+    def max(
+        self,
+        dim: Any = None,
+        keepdim: bool = False,
+        *,
+        axis: int | None = None,
+        keepdims: bool | None = None,
+    ) -> Any:
+        """As torch: `max()` is the 0-d maximum (ties share the gradient); `max(dim)` returns
+        `(values, indices)` (the gradient goes to the index returned, the first maximum);
+        `max(other_tensor)` is `maximum(self, other)`."""
+        return self._extremum("max", dim, keepdim, axis, keepdims)
+
+    def min(
+        self,
+        dim: Any = None,
+        keepdim: bool = False,
+        *,
+        axis: int | None = None,
+        keepdims: bool | None = None,
+    ) -> Any:
+        """As `max`, for the minimum."""
+        return self._extremum("min", dim, keepdim, axis, keepdims)
+
+    def _extremum(
+        self, name: str, dim: Any, keepdim: bool, axis: Any, keepdims: bool | None
+    ) -> Any:
+        if isinstance(dim, Tensor):
+            return maximum(self, dim) if name == "max" else minimum(self, dim)
+        dim = _pick(name, dim, axis)
+        if dim is None:
+            return self.amax() if name == "max" else self.amin()
+        if not isinstance(dim, (int, np.integer)):
+            raise TypeError(
+                f"{name}: dim must be one int (it returns values and indices); use "
+                f"a{name}(dim=...) to reduce over several dims"
+            )
+        keep = _keep(keepdim, keepdims)
+        indices = (
+            self.argmax(dim, keepdim=True) if name == "max" else self.argmin(dim, keepdim=True)
+        )
+        values = self.gather(dim, indices)
+        if not keep:
+            values, indices = values.squeeze(dim), indices.squeeze(dim)
+        return ValuesIndices(values, indices)
+
+    def argmax(
+        self,
+        dim: int | None = None,
+        keepdim: bool = False,
+        *,
+        axis: int | None = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """Indices of the maxima (int64, not differentiable); of the flattened tensor if no dim."""
+        return _arg_extremum(np.argmax, self, _pick("argmax", dim, axis), _keep(keepdim, keepdims))
+
+    def argmin(
+        self,
+        dim: int | None = None,
+        keepdim: bool = False,
+        *,
+        axis: int | None = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """Indices of the minima (int64, not differentiable); of the flattened tensor if no dim."""
+        return _arg_extremum(np.argmin, self, _pick("argmin", dim, axis), _keep(keepdim, keepdims))
+
+    def var(
+        self,
+        dim: int | tuple[int, ...] | None = None,
+        unbiased: bool | None = None,
+        keepdim: bool = False,
+        *,
+        correction: float | None = None,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """Variance: sum((x - mean)**2) / (N - correction), torch's default correction=1
+        (`unbiased=False` means correction=0)."""
+        if correction is None:
+            correction = 0 if unbiased is False else 1
+        elif unbiased is not None:
+            raise TypeError("var: pass correction or unbiased, not both")
+        return ops.Var.apply(
+            self,
+            axis=_pick("var", dim, axis),
+            correction=correction,
+            keepdims=_keep(keepdim, keepdims),
+        )
+
+    def std(
+        self,
+        dim: int | tuple[int, ...] | None = None,
+        unbiased: bool | None = None,
+        keepdim: bool = False,
+        *,
+        correction: float | None = None,
+        axis: int | tuple[int, ...] | None = None,
+        keepdims: bool | None = None,
+    ) -> Tensor:
+        """Standard deviation: sqrt of `var` with the same arguments."""
+        return self.var(
+            dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims
+        ).sqrt()
 
     # ----------------------------------------------------------------------------------------------
     # Elementwise functions
@@ -454,8 +1063,31 @@ class Tensor:
     def log(self) -> Tensor:
         return ops.Log.apply(self)
 
+    def log1p(self) -> Tensor:
+        """log(1 + x), accurate for small x."""
+        return ops.Log1p.apply(self)
+
     def sqrt(self) -> Tensor:
         return ops.Sqrt.apply(self)
+
+    def abs(self) -> Tensor:
+        """|x|; the gradient at 0 is 0 (as torch)."""
+        return ops.Abs.apply(self)
+
+    def __abs__(self) -> Tensor:
+        return self.abs()
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """Limit to [min, max] (either may be None); the gradient passes where min <= x <= max."""
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            raise TypeError(
+                "clamp: min and max must be numbers; use maximum()/minimum() for tensors"
+            )
+        return ops.Clamp.apply(self, low=min, high=max)
+
+    clip = clamp
 
     def sigmoid(self) -> Tensor:
         return ops.Sigmoid.apply(self)
@@ -466,11 +1098,118 @@ class Tensor:
     def tanh(self) -> Tensor:
         return ops.Tanh.apply(self)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        return ops.Softmax.apply(self, axis=axis)
+    def softmax(self, dim: int = -1, *, axis: int | None = None) -> Tensor:
+        return ops.Softmax.apply(self, axis=_pick("softmax", dim, axis, default=-1))
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return ops.LogSoftmax.apply(self, axis=axis)
+    def log_softmax(self, dim: int = -1, *, axis: int | None = None) -> Tensor:
+        return ops.LogSoftmax.apply(self, axis=_pick("log_softmax", dim, axis, default=-1))
+
+
+def _data_of(value: Any) -> Any:
+    return value._data if isinstance(value, Tensor) else value
+
+
+def _no_out(name: str, out: Any) -> None:
+    if out is not None:  # numpy's np.sum(t)/np.mean(t) pass out=None; anything else is refused
+        raise TypeError(f"{name}: out= is not supported")
+
+
+def _dims(dims: Sequence[int], ndim: int, name: str) -> tuple[int, ...]:
+    """Non-negative dims, each checked against `ndim`."""
+    checked = []
+    for d in dims:
+        if not isinstance(d, (int, np.integer)) or not -max(ndim, 1) <= d < max(ndim, 1):
+            raise ValueError(f"{name}: dim {d} is out of range for a tensor with {ndim} dims")
+        checked.append(int(d) % max(ndim, 1))
+    return tuple(checked)
+
+
+def _arg_extremum(fn: Callable[..., Any], x: Tensor, dim: int | None, keepdim: bool) -> Tensor:
+    if x._data.size == 0:
+        raise ValueError(f"{fn.__name__}: the tensor of shape {x.shape} is empty")
+    if dim is not None:
+        _dims((dim,), x.ndim, fn.__name__)
+    return Tensor._wrap(np.asarray(fn(x._data, axis=dim, keepdims=keepdim)))
+
+
+def _true_division(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """`/` of two integer tensors is true division in float32, as torch (numpy would give float64)."""
+    if a._data.dtype.kind != "f" and b._data.dtype.kind != "f":
+        return a.astype(np.float32), b.astype(np.float32)
+    return a, b
+
+
+def _check_versions(fn: Function, output: Tensor) -> None:
+    """Refuse to run `fn.backward` on arrays changed in place since its forward."""
+    if fn.saves_inputs:
+        for k, (parent, version) in enumerate(zip(fn.parents, fn.saved_versions, strict=True)):
+            if parent._version != version:
+                raise RuntimeError(
+                    "backward: one of the variables needed for gradient computation has been "
+                    f"modified by an inplace operation: input {k} of {type(fn).__name__} (shape "
+                    f"{parent.shape}, {parent.dtype}) is at version {parent._version}; "
+                    f"{type(fn).__name__} saved it at version {version}. Optimizer steps, .data "
+                    f"assignment and in-place methods ({_INPLACE_METHODS}) count: compute the "
+                    "output again after changing its inputs"
+                )
+    if fn.saves_output and output._version:
+        raise RuntimeError(
+            "backward: one of the variables needed for gradient computation has been modified "
+            f"by an inplace operation: the output of {type(fn).__name__} (shape {output.shape}) "
+            f"is at version {output._version}; {type(fn).__name__} saved it at version 0"
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Functions of several tensors (tinygrad_be.cat, ... as torch.cat, ...)
+def _as_tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else _constant(x)
+
+
+def cat(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Join tensors along an existing dimension `dim`; all other dimensions must match."""
+    tensors = [_as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    return ops.Cat.apply(*tensors, axis=_pick("cat", dim, axis, default=0))
+
+
+def stack(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Join tensors of one shape along a new dimension `dim`."""
+    tensors = [_as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all tensors must have one shape, got {sorted(shapes)}")
+    dim = _pick("stack", dim, axis, default=0)
+    return cat([t.unsqueeze(dim) for t in tensors], dim)
+
+
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    """x where `condition` is true, else y (broadcasting all three); differentiable in x and y."""
+    condition = np.asarray(_data_of(condition))
+    if condition.dtype != bool:
+        raise TypeError(f"where: condition must be a bool tensor, not {condition.dtype}")
+    if not isinstance(x, Tensor):
+        if not isinstance(y, Tensor):
+            x = Tensor(x)
+        else:
+            y, x = y._operands(x)
+    x, y = x._operands(y)
+    return ops.Where.apply(x, y, condition=condition)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum; at ties each input gets half the gradient (as torch)."""
+    a, b = a._operands(b) if isinstance(a, Tensor) else _as_tensor(b)._operands(a, reflected=True)
+    return ops.Maximum.apply(a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum; at ties each input gets half the gradient (as torch)."""
+    a, b = a._operands(b) if isinstance(a, Tensor) else _as_tensor(b)._operands(a, reflected=True)
+    return ops.Minimum.apply(a, b)
 
 
 from tinygrad_be import ops  # noqa: E402  (ops needs Tensor and Function defined first)

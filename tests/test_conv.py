@@ -1,0 +1,691 @@
+"""The convolutional ops (`F.conv2d`, pools, `F.batch_norm`): values, gradients, rules, bad input.
+
+Every gradient is checked against central finite differences (`tinygrad_be.gradcheck`, float64)
+with a random output weighting, on shapes drawn by hypothesis: batch sizes, channels, kernel sizes
+1, 2, 3, 5 and kernel = input size, strides that do and do not divide the input, paddings,
+non-square kernels and strides, with and without bias. Values come from a numpy generator seeded by
+a hypothesis-drawn integer (fast, and as reproducible as the rest under the `ci` profile).
+
+Forward values are compared with plain reference implementations written here with a loop over
+output pixels (fine for these tiny shapes, and independent of the im2col code under test). What
+finite differences cannot see is tested exactly: max-pool's first-maximum tie rule (expected values
+computed once with torch 2.13 and pasted as literals), the running statistics of batch norm
+(recomputed here with numpy), the dtype (float32 stays float32), the chunked path under a small
+memory budget, and inputs in any memory layout.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygrad_be.conv
+import tinygrad_be.functional as F
+from tinygrad_be import Tensor, gradcheck, no_grad
+
+Pair = tuple[int, int]
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers
+def generator(data: st.DataObject) -> np.random.Generator:
+    """A numpy generator seeded by hypothesis (values for arrays bigger than hypothesis likes)."""
+    return np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+
+
+def check(fn: Callable[..., Tensor], *inputs: Any, rng: np.random.Generator) -> None:
+    """gradcheck `fn` at `inputs` (Tensors requiring grad, others passed as they are) with a random
+    output weighting (a plain sum hides mistakes)."""
+    with no_grad():
+        out_shape = fn(*inputs).shape
+    assert gradcheck(fn, *inputs, grad_output=rng.standard_normal(out_shape))
+
+
+def leaf(array: np.ndarray) -> Tensor:
+    return Tensor(array, requires_grad=True)
+
+
+def distinct(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Distinct float64 values 0.01 apart in random order: no finite-difference step (1e-6)
+    crosses a tie of max-pool."""
+    size = int(np.prod(shape))
+    return (rng.permutation(size).reshape(shape) - size / 2) * 0.01
+
+
+@st.composite
+def window(draw: Any, size: int, max_padding: int = 2, padding_limit: bool = False) -> tuple:
+    """(kernel, stride, padding) along one axis of length `size`: kernel 1, 2, 3, 5, the input size
+    or the padded input size (whichever fit), stride 1-3 (often not dividing), padding 0-2.
+
+    `padding_limit`: pools accept at most half the kernel as padding (as torch)."""
+    padding = draw(st.integers(0, max_padding))
+    padded = size + 2 * padding
+    kernel = draw(
+        st.sampled_from(sorted({k for k in (1, 2, 3, 5) if k <= padded} | {size, padded}))
+    )
+    if padding_limit:
+        padding = min(padding, kernel // 2)
+        kernel = min(kernel, size + 2 * padding)
+    return kernel, draw(st.integers(1, 3)), padding
+
+
+@st.composite
+def windows_2d(draw: Any, h: int, w: int, padding_limit: bool = False) -> tuple[Pair, Pair, Pair]:
+    """Independent windows along height and width (so kernels and strides are often non-square)."""
+    (kh, sh, ph), (kw, sw, pw) = (
+        draw(window(h, padding_limit=padding_limit)),
+        draw(window(w, padding_limit=padding_limit)),
+    )
+    return (kh, kw), (sh, sw), (ph, pw)
+
+
+def as_argument(pair: Pair, data: st.DataObject, label: str) -> int | Pair:
+    """A square pair sometimes as a plain int, as users write it."""
+    if pair[0] == pair[1] and data.draw(st.booleans(), label=f"{label} as int"):
+        return pair[0]
+    return pair
+
+
+# --------------------------------------------------------------------------------------------------
+# Reference implementations (a loop over output pixels; tiny shapes only)
+def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def conv_reference(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: Pair, padding: Pair
+) -> np.ndarray:
+    (sh, sw), (ph, pw) = stride, padding
+    kh, kw = w.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    ho, wo = output_size(x.shape[2], kh, sh, ph), output_size(x.shape[3], kw, sw, pw)
+    out = np.zeros((x.shape[0], w.shape[0], ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            patch = xp[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw]
+            out[:, :, i, j] = np.einsum("nchw,fchw->nf", patch, w)
+    return out if b is None else out + b[:, None, None]
+
+
+def pool_reference(
+    x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, kind: str
+) -> np.ndarray:
+    """Max (padding -inf) or mean (padding zeros counted, torch's count_include_pad) per window."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    fill = -np.inf if kind == "max" else 0.0
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    ho, wo = output_size(x.shape[2], kh, sh, ph), output_size(x.shape[3], kw, sw, pw)
+    out = np.zeros((*x.shape[:2], ho, wo))
+    reduce = np.max if kind == "max" else np.mean
+    for i in range(ho):
+        for j in range(wo):
+            out[:, :, i, j] = reduce(xp[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw], (2, 3))
+    return out
+
+
+def batch_norm_reference(
+    x: np.ndarray, mean: np.ndarray, var: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float
+) -> np.ndarray:
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    return (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps) * w.reshape(
+        shape
+    ) + b.reshape(shape)
+
+
+# --------------------------------------------------------------------------------------------------
+# conv2d
+@given(data=st.data())
+def test_conv2d_values_and_gradients(data: st.DataObject) -> None:
+    n, c_in, c_out = (data.draw(st.integers(1, 2), label=name) for name in ("N", "C_in", "C_out"))
+    h, w = data.draw(st.integers(1, 5), label="H"), data.draw(st.integers(1, 5), label="W")
+    kernel, stride, padding = data.draw(windows_2d(h, w), label="kernel, stride, padding")
+    with_bias = data.draw(st.booleans(), label="bias")
+    rng = generator(data)
+    x = rng.standard_normal((n, c_in, h, w))
+    weight = rng.standard_normal((c_out, c_in, *kernel))
+    bias = rng.standard_normal(c_out) if with_bias else None
+    s, p = as_argument(stride, data, "stride"), as_argument(padding, data, "padding")
+
+    out = F.conv2d(Tensor(x), Tensor(weight), None if bias is None else Tensor(bias), s, p)
+    np.testing.assert_allclose(
+        out.data, conv_reference(x, weight, bias, stride, padding), atol=1e-12
+    )
+
+    if bias is None:
+        check(lambda x, w: F.conv2d(x, w, None, s, p), leaf(x), leaf(weight), rng=rng)
+    else:
+        check(lambda x, w, b: F.conv2d(x, w, b, s, p), leaf(x), leaf(weight), leaf(bias), rng=rng)
+
+
+@given(data=st.data())
+def test_conv2d_first_layer_input_without_grad(data: st.DataObject) -> None:
+    """The input of a first layer needs no gradient: it gets none, and the weights' are right."""
+    n, c_in, c_out = (data.draw(st.integers(1, 3)) for _ in range(3))
+    h, w = data.draw(st.integers(2, 5)), data.draw(st.integers(2, 5))
+    kernel, stride, padding = data.draw(windows_2d(h, w))
+    rng = generator(data)
+    x = Tensor(rng.standard_normal((n, c_in, h, w)))  # requires_grad=False
+    weight = leaf(rng.standard_normal((c_out, c_in, *kernel)))
+    bias = leaf(rng.standard_normal(c_out))
+    check(lambda x, w, b: F.conv2d(x, w, b, stride, padding), x, weight, bias, rng=rng)
+    out = F.conv2d(x, weight, bias, stride, padding)
+    out.backward(np.ones(out.shape))
+    assert x.grad is None
+    assert weight.grad is not None and bias.grad is not None
+
+
+def test_conv2d_accepts_a_numpy_input() -> None:
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3))
+    out = F.conv2d(x, leaf(w), padding=1)
+    np.testing.assert_allclose(out.data, conv_reference(x, w, None, (1, 1), (1, 1)), atol=1e-12)
+
+
+@given(data=st.data())
+def test_conv2d_reused_nodes(data: st.DataObject) -> None:
+    """A tensor used several times collects every use's gradient: x into two convolutions and a
+    residual connection conv(x) + x, and one weight in two layers."""
+    n, c = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3))
+    h, w = data.draw(st.integers(2, 5)), data.draw(st.integers(2, 5))
+    rng = generator(data)
+    x = leaf(rng.standard_normal((n, c, h, w)))
+    w1 = leaf(rng.standard_normal((c, c, 3, 3)))
+    w2 = leaf(rng.standard_normal((c, c, 1, 3)))
+
+    def network(x: Tensor, w1: Tensor, w2: Tensor) -> Tensor:
+        residual = F.conv2d(x, w1, padding=1) + x  # 'same' size: the shapes add up
+        other = F.conv2d(x, w2, padding=(0, 1))
+        return F.conv2d(residual * other, w1, padding=1)  # w1 used twice
+
+    check(network, x, w1, w2, rng=rng)
+
+
+def test_conv2d_output_is_nchw_whatever_the_input_memory_layout() -> None:
+    """Inside, convolution works channels-last; outside, every layout gives the same NCHW values."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 4, 7, 6))
+    w, b = rng.standard_normal((5, 4, 3, 2)), rng.standard_normal(5)
+    expected = conv_reference(x, w, b, (2, 1), (1, 0))
+    bigger = np.zeros((3, 4, 14, 12))
+    bigger[:, :, ::2, ::2] = x
+    layouts = {
+        "C (NCHW)": x,
+        "channels-last (NHWC memory)": np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(
+            0, 3, 1, 2
+        ),
+        "Fortran": np.asfortranarray(x),
+        "strided slice": bigger[:, :, ::2, ::2],
+        "reversed": np.ascontiguousarray(x[:, :, ::-1])[:, :, ::-1],
+    }
+    grads = []
+    for name, array in layouts.items():
+        np.testing.assert_array_equal(array, x)
+        xt, wt = leaf(array), leaf(w)
+        out = F.conv2d(xt, wt, Tensor(b), stride=(2, 1), padding=(1, 0))
+        assert out.shape == expected.shape == (3, 5, 4, 5), name
+        np.testing.assert_allclose(out.data, expected, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(np.ascontiguousarray(out.data), expected, atol=1e-12)
+        out.backward(np.arange(out.data.size, dtype=np.float64).reshape(out.shape))
+        assert xt.grad.shape == x.shape and wt.grad.shape == w.shape, name
+        grads.append((xt.grad, wt.grad))
+    for grad_x, grad_w in grads[1:]:
+        np.testing.assert_allclose(grad_x, grads[0][0], rtol=1e-12)
+        np.testing.assert_allclose(grad_w, grads[0][1], rtol=1e-12)
+
+
+def test_chain_conv_batch_norm_relu_pool_conv_gradients() -> None:
+    """conv -> batch norm (training) -> ReLU -> max-pool -> conv: the layouts the ops pass each
+    other (channels-last views) give the right values and gradients."""
+    rng = np.random.default_rng(2)
+    x = leaf(rng.standard_normal((2, 2, 6, 6)))
+    w1, b1 = leaf(rng.standard_normal((3, 2, 3, 3))), leaf(rng.standard_normal(3))
+    gamma, beta = leaf(rng.uniform(0.5, 1.5, 3)), leaf(rng.standard_normal(3))
+    w2 = leaf(rng.standard_normal((2, 3, 2, 2)))
+
+    def network(
+        x: Tensor, w1: Tensor, b1: Tensor, gamma: Tensor, beta: Tensor, w2: Tensor
+    ) -> Tensor:
+        h = F.conv2d(x, w1, b1, padding=1)
+        h = F.batch_norm(h, None, None, gamma, beta, training=True)
+        h = F.max_pool2d(h.relu(), 2)
+        return F.conv2d(h, w2, stride=(1, 2))
+
+    # The forward values, step by step in plain numpy.
+    h = conv_reference(x.data, w1.data, b1.data, (1, 1), (1, 1))
+    h = batch_norm_reference(h, h.mean((0, 2, 3)), h.var((0, 2, 3)), gamma.data, beta.data, 1e-5)
+    h = pool_reference(np.maximum(h, 0), (2, 2), (2, 2), (0, 0), "max")
+    np.testing.assert_allclose(
+        network(x, w1, b1, gamma, beta, w2).data,
+        conv_reference(h, w2.data, None, (1, 2), (0, 0)),
+        atol=1e-10,
+    )
+    check(network, x, w1, b1, gamma, beta, w2, rng=rng)
+
+
+def test_conv2d_chunked_under_a_small_memory_budget_matches_unchunked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a tiny budget the batch goes through in chunks: same values and gradients, and the
+    memory used stays far below the whole batch's column matrix."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((37, 6, 8, 8))  # 37: the last chunk is a partial one
+    w, b = rng.standard_normal((4, 6, 3, 3)), rng.standard_normal(4)
+    g = rng.standard_normal((37, 4, 8, 8))
+    cols_bytes = 37 * 8 * 8 * (6 * 3 * 3) * 8  # the whole column matrix: 1.4 MB
+
+    def run() -> tuple[np.ndarray, ...]:
+        xt, wt, bt = leaf(x), leaf(w), leaf(b)
+        tracemalloc.start()
+        try:
+            out = F.conv2d(xt, wt, bt, padding=1)
+            out.backward(g)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        return out.data, xt.grad, wt.grad, bt.grad, peak
+
+    *unchunked, peak_unchunked = run()
+    for budget in (1, 8 * 8 * 54 * 8 * 5):  # one sample per chunk; 5 samples per chunk
+        monkeypatch.setattr(tinygrad_be.conv, "MEMORY_BUDGET_BYTES", budget)
+        *chunked, peak_chunked = run()
+        for a, e in zip(chunked, unchunked, strict=True):
+            np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+        assert peak_chunked < cols_bytes < peak_unchunked
+    np.testing.assert_allclose(unchunked[0], conv_reference(x, w, b, (1, 1), (1, 1)), atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------------
+# Pooling
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@given(data=st.data())
+def test_pool_values_and_gradients(kind: str, data: st.DataObject) -> None:
+    n, c = data.draw(st.integers(1, 2), label="N"), data.draw(st.integers(1, 3), label="C")
+    h, w = data.draw(st.integers(1, 6), label="H"), data.draw(st.integers(1, 6), label="W")
+    kernel, stride, padding = data.draw(windows_2d(h, w, padding_limit=True))
+    default_stride = data.draw(st.booleans(), label="default stride")
+    rng = generator(data)
+    x = distinct((n, c, h, w), rng)  # away from max-pool's ties
+    pool = F.max_pool2d if kind == "max" else F.avg_pool2d
+    k = as_argument(kernel, data, "kernel")
+    s = None if default_stride else as_argument(stride, data, "stride")
+    p = as_argument(padding, data, "padding")
+
+    expected = pool_reference(x, kernel, kernel if default_stride else stride, padding, kind)
+    np.testing.assert_allclose(pool(Tensor(x), k, s, p).data, expected, atol=1e-12)
+    check(lambda x: pool(x, k, s, p), leaf(x), rng=rng)
+
+
+def test_max_pool_gives_a_tied_window_gradient_to_its_first_maximum() -> None:
+    """Finite differences cannot see a tie, so the rule is checked exactly: the gradient of a
+    window goes to its first maximum in row-major order, and overlapping windows add up.
+    Expected values from torch 2.13 (`F.max_pool2d`, grad_output = 1, 2, 3, ...)."""
+    cases = [
+        (  # 2x2 / stride 2: a tie in every window
+            [[1, 1, 0, 2], [1, 0, 2, 2], [3, 0, 5, 5], [0, 3, 5, 5]],
+            dict(kernel_size=2),
+            [[1, 2], [3, 5]],
+            [[1, 0, 0, 2], [0, 0, 0, 0], [3, 0, 4, 0], [0, 0, 0, 0]],
+        ),
+        (  # 3x3 / stride 1 / padding 1: overlapping windows share a first maximum
+            [[2, 2, 1, 2], [2, 0, 2, 1], [1, 2, 2, 0], [2, 1, 0, 2]],
+            dict(kernel_size=3, stride=1, padding=1),
+            [[2] * 4] * 4,
+            [[14, 10, 0, 12], [19, 0, 23, 0], [0, 42, 16, 0], [0, 0, 0, 0]],
+        ),
+        (  # non-square: 2x3 / stride (1, 2)
+            [[0, 4, 4, 1, 4], [4, 0, 4, 4, 2], [1, 4, 3, 4, 4]],
+            dict(kernel_size=(2, 3), stride=(1, 2)),
+            [[4, 4], [4, 4]],
+            [[0, 1, 2, 0, 0], [3, 0, 4, 0, 0], [0, 0, 0, 0, 0]],
+        ),
+    ]
+    for x, options, expected_out, expected_grad in cases:
+        for dtype in (np.float64, np.float32):
+            xt = leaf(np.array(x, dtype)[None, None])
+            out = F.max_pool2d(xt, **options)
+            np.testing.assert_array_equal(out.data[0, 0], expected_out)
+            out.backward(np.arange(1, out.data.size + 1, dtype=dtype).reshape(out.shape))
+            np.testing.assert_array_equal(xt.grad[0, 0], expected_grad)
+
+
+def test_adaptive_max_pool_tie_rule_is_max_pools() -> None:
+    xt = leaf(np.array([[1.0, 1.0, 0.0, 2.0], [1.0, 0.0, 2.0, 2.0]])[None, None])
+    out = F.adaptive_max_pool2d(xt, (1, 2))
+    out.backward(np.array([[[[1.0, 2.0]]]]))
+    np.testing.assert_array_equal(xt.grad[0, 0], [[1, 0, 0, 2], [0, 0, 0, 0]])
+
+
+def test_max_pool_propagates_nan_like_torch_and_tensor_max() -> None:
+    """A NaN in a window makes the window's maximum NaN (torch, numpy and `Tensor.max` agree), so a
+    diverged network cannot hide behind a pooling layer."""
+    for x in ([[1.0, np.nan], [0.0, 2.0]], [[np.nan, 1.0], [0.0, 2.0]]):
+        assert np.isnan(Tensor(np.array(x)).max().item())
+        assert np.isnan(F.max_pool2d(Tensor(np.array(x)[None, None]), 2).item()), x
+
+
+@pytest.mark.parametrize("kind", ["avg", "max"])
+@given(data=st.data())
+def test_adaptive_pools_with_sizes_that_divide_the_input(kind: str, data: st.DataObject) -> None:
+    n, c = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3))
+    out_h, out_w = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    kh, kw = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    rng = generator(data)
+    x = distinct((n, c, out_h * kh, out_w * kw), rng)
+    size: int | tuple[int, int] = (
+        out_h if out_h == out_w and data.draw(st.booleans()) else (out_h, out_w)
+    )
+    pool = F.adaptive_avg_pool2d if kind == "avg" else F.adaptive_max_pool2d
+    out = pool(Tensor(x), size)
+    np.testing.assert_allclose(
+        out.data, pool_reference(x, (kh, kw), (kh, kw), (0, 0), kind), atol=1e-12
+    )
+    check(lambda x: pool(x, size), leaf(x), rng=rng)
+
+
+@pytest.mark.parametrize("kind", ["avg", "max"])
+def test_adaptive_pool_to_one_is_global_pooling(kind: str) -> None:
+    x = np.random.default_rng(4).standard_normal((3, 4, 5, 7))
+    pool = F.adaptive_avg_pool2d if kind == "avg" else F.adaptive_max_pool2d
+    reduce = np.mean if kind == "avg" else np.max
+    out = pool(Tensor(x), 1)
+    assert out.shape == (3, 4, 1, 1)
+    np.testing.assert_allclose(out.data, reduce(x, axis=(2, 3), keepdims=True), atol=1e-12)
+
+
+@pytest.mark.parametrize("pool", [F.adaptive_avg_pool2d, F.adaptive_max_pool2d])
+def test_adaptive_pool_refuses_sizes_that_do_not_divide_the_input(pool: Callable) -> None:
+    x = Tensor(np.zeros((2, 3, 5, 4)))
+    with pytest.raises(ValueError, match=rf"{pool.__name__}: .*\(2, 2\).*\(5, 4\)"):
+        pool(x, 2)
+    with pytest.raises(ValueError, match=rf"{pool.__name__}: .*\(5, 3\).*\(5, 4\)"):
+        pool(x, (5, 3))
+
+
+# --------------------------------------------------------------------------------------------------
+# Batch norm
+@st.composite
+def batch_norm_shape(draw: Any) -> tuple[int, ...]:
+    """(N, C) or (N, C, H, W) with at least two values per channel."""
+    c = draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        return (draw(st.integers(2, 6)), c)
+    n, h, w = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return (max(n, 2) if h * w == 1 else n, c, h, w)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["training", "eval"])
+@given(data=st.data())
+def test_batch_norm_values_and_gradients(training: bool, data: st.DataObject) -> None:
+    shape = data.draw(batch_norm_shape(), label="shape")
+    affine = data.draw(
+        st.sampled_from(["weight and bias", "weight", "bias", "none"]), label="affine"
+    )
+    rng = generator(data)
+    c = shape[1]
+    x = distinct(shape, rng) * 10  # values 0.1 apart: the variance of a channel is never tiny
+    weight = rng.uniform(0.5, 2.0, c) * rng.choice([-1, 1], c) if "weight" in affine else None
+    bias = rng.standard_normal(c) if "bias" in affine else None
+    running_mean, running_var = rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
+    eps = 1e-5
+
+    axes = tuple(a for a in range(len(shape)) if a != 1)
+    mean, var = (x.mean(axes), x.var(axes)) if training else (running_mean, running_var)
+    expected = batch_norm_reference(
+        x,
+        mean,
+        var,
+        np.ones(c) if weight is None else weight,
+        np.zeros(c) if bias is None else bias,
+        eps,
+    )
+    out = F.batch_norm(
+        Tensor(x),
+        running_mean.copy(),
+        running_var.copy(),
+        None if weight is None else Tensor(weight),
+        None if bias is None else Tensor(bias),
+        training=training,
+        eps=eps,
+    )
+    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+
+    # Fresh copies of the running statistics on every call: training updates them in place.
+    stats = (
+        (lambda: (None, None))
+        if training and data.draw(st.booleans(), label="untracked")
+        else (lambda: (running_mean.copy(), running_var.copy()))
+    )
+    inputs = [leaf(x)] + [leaf(a) for a in (weight, bias) if a is not None]
+
+    def fn(x: Tensor, *params: Tensor) -> Tensor:
+        given_params = iter(params)
+        w = next(given_params) if weight is not None else None
+        b = next(given_params) if bias is not None else None
+        return F.batch_norm(x, *stats(), w, b, training=training, eps=eps)
+
+    check(fn, *inputs, rng=rng)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (2, 3, 4, 3)], ids=["(N, C)", "(N, C, H, W)"])
+def test_batch_norm_running_statistics_update(shape: tuple[int, ...]) -> None:
+    """Training: running = (1 - momentum)·running + momentum·batch statistic, with the unbiased
+    variance; eval: unchanged. Recomputed here in plain numpy, step by step."""
+    rng = np.random.default_rng(5)
+    running_mean, running_var = np.zeros(3), np.ones(3)
+    expected_mean, expected_var = running_mean.copy(), running_var.copy()
+    axes = tuple(a for a in range(len(shape)) if a != 1)
+    m = int(np.prod(shape)) // 3
+    for step, momentum in enumerate((0.1, 0.5, 1.0, 0.0, 0.3)):
+        x = rng.normal(step, 2.0, shape)
+        F.batch_norm(Tensor(x), running_mean, running_var, training=True, momentum=momentum)
+        batch_mean = x.sum(axes) / m
+        unbiased_var = ((x - batch_mean.reshape((1, -1) + (1,) * (len(shape) - 2))) ** 2).sum(
+            axes
+        ) / (m - 1)
+        expected_mean = (1 - momentum) * expected_mean + momentum * batch_mean
+        expected_var = (1 - momentum) * expected_var + momentum * unbiased_var
+        np.testing.assert_allclose(running_mean, expected_mean, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(running_var, expected_var, rtol=1e-12, atol=1e-14)
+    before = running_mean.copy(), running_var.copy()
+    F.batch_norm(Tensor(rng.standard_normal(shape)), running_mean, running_var, training=False)
+    np.testing.assert_array_equal(running_mean, before[0])
+    np.testing.assert_array_equal(running_var, before[1])
+
+
+def test_batch_norm_float32_running_statistics_stay_float32() -> None:
+    x = np.random.default_rng(6).standard_normal((8, 4)).astype(np.float32)
+    mean, var = np.zeros(4, np.float32), np.ones(4, np.float32)
+    F.batch_norm(Tensor(x), mean, var, training=True)
+    assert mean.dtype == var.dtype == np.float32
+    np.testing.assert_allclose(mean, 0.1 * x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(var, 0.9 + 0.1 * x.var(0, ddof=1), rtol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------------
+# float32 stays float32
+def test_float32_stays_float32_through_every_op() -> None:
+    rng = np.random.default_rng(7)
+    f32 = np.float32
+    x = leaf(rng.standard_normal((2, 3, 6, 6)).astype(f32))
+    w, b = (
+        leaf(rng.standard_normal((4, 3, 3, 3)).astype(f32)),
+        leaf(rng.standard_normal(4).astype(f32)),
+    )
+    gamma, beta = leaf(np.ones(4, f32)), leaf(np.zeros(4, f32))
+    mean, var = np.zeros(4, f32), np.ones(4, f32)
+    outputs = []
+    h = F.conv2d(x, w, b, stride=(1, 2), padding=1)
+    outputs.append(h)
+    for training in (True, False):
+        outputs.append(F.batch_norm(h, mean, var, gamma, beta, training=training))
+    h = outputs[-2].relu()
+    outputs += [
+        F.max_pool2d(h, 2),
+        F.max_pool2d(h, 3, stride=1, padding=1),
+        F.avg_pool2d(h, (2, 3), padding=(1, 0)),
+        F.adaptive_avg_pool2d(h, 1),
+        F.adaptive_avg_pool2d(h, (2, 3)),
+        F.adaptive_max_pool2d(h, (3, 1)),
+        F.batch_norm(h.reshape(2, -1), None, None, training=True),
+    ]
+    loss = outputs[0].sum() * 0
+    for out in outputs:
+        assert out.dtype == f32, out
+        loss = loss + (out * out).mean()
+    assert loss.dtype == f32
+    loss.backward()
+    for tensor in (x, w, b, gamma, beta):
+        assert tensor.grad is not None and tensor.grad.dtype == f32
+    assert mean.dtype == var.dtype == f32
+
+
+# --------------------------------------------------------------------------------------------------
+# Bad input: a ValueError naming the op and the shapes, before any work is done
+def conv_error(x_shape: tuple, w_shape: tuple, **options: Any) -> Callable[[], Tensor]:
+    return lambda: F.conv2d(Tensor(np.zeros(x_shape)), Tensor(np.zeros(w_shape)), **options)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (conv_error((3, 8, 8), (4, 3, 3, 3)), r"conv2d: .*\(3, 8, 8\).*\(4, 3, 3, 3\)"),
+        (conv_error((2, 3, 8, 8), (3, 3, 3)), r"conv2d: .*\(2, 3, 8, 8\).*\(3, 3, 3\)"),
+        (
+            conv_error((2, 3, 8, 8), (4, 2, 3, 3)),
+            r"conv2d: input has 3 channels .*\(2, 3, 8, 8\).*\(4, 2, 3, 3\)",
+        ),
+        (
+            conv_error((2, 3, 4, 4), (4, 3, 5, 5)),
+            r"conv2d: kernel \(5, 5\) is larger than the padded input \(4, 4\).*\(2, 3, 4, 4\)",
+        ),
+        (
+            conv_error((2, 3, 4, 4), (4, 3, 7, 3), padding=1),
+            r"conv2d: kernel \(7, 3\) .*padded input \(6, 6\)",
+        ),
+        (conv_error((2, 3, 4, 4), (4, 3, 0, 3)), r"conv2d: kernel size must be positive.*\(0, 3\)"),
+        (
+            conv_error((2, 3, 4, 4), (4, 3, 3, 3), stride=0),
+            r"conv2d: stride must be positive.*\(0, 0\)",
+        ),
+        (
+            conv_error((2, 3, 4, 4), (4, 3, 3, 3), stride=(1, -2)),
+            r"conv2d: stride must be positive.*\(1, -2\)",
+        ),
+        (
+            conv_error((2, 3, 4, 4), (4, 3, 3, 3), padding=(-1, 0)),
+            r"conv2d: padding must be >= 0.*\(-1, 0\)",
+        ),
+        (
+            conv_error((2, 3, 4, 4), (4, 3, 3, 3), stride=(1, 2, 3)),
+            r"conv2d: stride must be an int or a pair",
+        ),
+        (
+            lambda: F.conv2d(
+                Tensor(np.zeros((2, 3, 4, 4))), Tensor(np.zeros((4, 3, 3, 3))), Tensor(np.zeros(3))
+            ),
+            r"conv2d: bias must have shape \(4,\).*\(3,\)",
+        ),
+    ],
+)
+def test_conv2d_bad_input(call: Callable, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize("pool", [F.max_pool2d, F.avg_pool2d], ids=["max_pool2d", "avg_pool2d"])
+@pytest.mark.parametrize(
+    "shape, options, message",
+    [
+        ((3, 8, 8), dict(kernel_size=2), r"input must be \(N, C, H, W\), got shape \(3, 8, 8\)"),
+        (
+            (2, 3, 4, 4),
+            dict(kernel_size=5),
+            r"kernel \(5, 5\) is larger than the padded input \(4, 4\).*\(2, 3, 4, 4\)",
+        ),
+        ((2, 3, 4, 4), dict(kernel_size=(0, 2)), r"kernel size must be positive.*\(0, 2\)"),
+        ((2, 3, 4, 4), dict(kernel_size=2, stride=0), r"stride must be positive.*\(0, 0\)"),
+        ((2, 3, 4, 4), dict(kernel_size=2, padding=-1), r"padding must be >= 0.*\(-1, -1\)"),
+        (
+            (2, 3, 4, 4),
+            dict(kernel_size=2, padding=2),
+            r"padding \(2, 2\) must be at most half the kernel size \(2, 2\)",
+        ),
+    ],
+)
+def test_pool_bad_input(pool: Callable, shape: tuple, options: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=f"{pool.__name__}: {message}"):
+        pool(Tensor(np.zeros(shape)), **options)
+
+
+@pytest.mark.parametrize("pool", [F.adaptive_avg_pool2d, F.adaptive_max_pool2d])
+def test_adaptive_pool_bad_input(pool: Callable) -> None:
+    with pytest.raises(
+        ValueError, match=rf"{pool.__name__}: input must be \(N, C, H, W\), got shape \(4, 4\)"
+    ):
+        pool(Tensor(np.zeros((4, 4))), 1)
+    with pytest.raises(ValueError, match=rf"{pool.__name__}: output_size must be positive"):
+        pool(Tensor(np.zeros((1, 1, 4, 4))), 0)
+
+
+def test_batch_norm_bad_input_changes_nothing() -> None:
+    x = Tensor(np.random.default_rng(8).standard_normal((4, 3, 2, 2)))
+    mean, var = np.zeros(3), np.ones(3)
+
+    def refused(message: str, *args: Any, **options: Any) -> None:
+        with pytest.raises(ValueError, match=message):
+            F.batch_norm(*args, **options)
+        np.testing.assert_array_equal(mean, 0)  # checked before any work: nothing updated
+        np.testing.assert_array_equal(var, 1)
+
+    refused(
+        r"batch_norm: .*\(N, C\) or \(N, C, H, W\), got shape \(4, 3, 2\)",
+        Tensor(np.zeros((4, 3, 2))),
+        mean,
+        var,
+        training=True,
+    )
+    refused(
+        r"batch_norm: running_mean .*shape \(3,\) for input \(4, 3, 2, 2\), got \(4,\)",
+        x,
+        np.zeros(4),
+        var,
+        training=True,
+    )
+    refused(
+        r"batch_norm: running_var .*shape \(3,\) for input \(4, 3, 2, 2\), got \(3, 1\)",
+        x,
+        mean,
+        np.ones((3, 1)),
+        training=True,
+    )
+    refused(r"batch_norm: running_mean is needed in eval mode", x, None, None, training=False)
+    refused(
+        r"batch_norm: weight must have shape \(3,\).*got \(2,\)",
+        x,
+        mean,
+        var,
+        Tensor(np.ones(2)),
+        training=True,
+    )
+    refused(
+        r"batch_norm: bias must have shape \(3,\).*got \(3, 1\)",
+        x,
+        mean,
+        var,
+        None,
+        Tensor(np.ones((3, 1))),
+        training=True,
+    )
+    refused(
+        r"batch_norm: training needs more than one value per channel.*\(1, 3\)",
+        Tensor(np.zeros((1, 3))),
+        np.zeros(3),
+        np.ones(3),
+        training=True,
+    )

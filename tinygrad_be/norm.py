@@ -1,0 +1,165 @@
+"""Batch normalisation as one fused `Function` (torch's `F.batch_norm`).
+
+For x (N, C) or (N, C, H, W), each channel c is normalised over every other axis:
+
+    training:  mean, var = the batch's mean and *biased* variance of channel c
+               y = (x - mean) / sqrt(var + eps) * weight[c] + bias[c]
+               running_mean = (1 - momentum) * running_mean + momentum * mean
+               running_var  = (1 - momentum) * running_var  + momentum * var * m / (m - 1)
+                              (the unbiased variance, m values per channel; exactly torch's rule)
+    eval:      y = (x - running_mean) / sqrt(running_var + eps) * weight[c] + bias[c]
+
+The work is done on a 2-D (m, C) view of x with the channel last: with the channels-last memory
+that the convolutions pass along (see `conv.py`) that view is free, and every reduction is a fast
+sum over rows. Backward uses the fused formula (x̂ the normalised input, g the output's gradient):
+
+    dbias   = Σ g          dweight = Σ g·x̂
+    dx      = weight / sqrt(var + eps) · (g - dbias/m - x̂ · dweight/m)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_be.tensor import Function, Tensor
+
+__all__ = ["batch_norm"]
+
+Array = np.ndarray
+
+
+def _channels_last_rows(x: Array) -> Array:
+    """x (N, C) or (N, C, H, W) -> (m, C) rows (a view when the memory is channels-last)."""
+    if x.ndim == 2:
+        return x
+    return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
+
+
+def _like_input(rows: Array, shape: tuple[int, ...]) -> Array:
+    """(m, C) rows -> x's NCHW shape, as a view of the channels-last memory."""
+    if len(shape) == 2:
+        return rows
+    n, c, h, w = shape
+    return rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+
+
+class BatchNorm(Function):
+    def forward(
+        self,
+        x: Array,
+        weight: Array,
+        bias: Array,
+        running_mean: Array | None,
+        running_var: Array | None,
+        training: bool,
+        momentum: float,
+        eps: float,
+    ) -> Array:
+        rows = _channels_last_rows(x)
+        m = rows.shape[0]
+        dtype = x.dtype
+        if training:
+            mean = rows.mean(axis=0)
+            centred = rows - mean
+            var = np.einsum("ij,ij->j", centred, centred) / m  # biased, one pass, no temporary
+            inv_std = 1.0 / np.sqrt(var + np.asarray(eps, dtype))
+            if running_mean is not None:
+                unbiased = var * (m / (m - 1)) if m > 1 else np.full_like(var, np.nan)
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean.astype(running_mean.dtype, copy=False)
+                running_var *= 1 - momentum
+                running_var += momentum * unbiased.astype(running_var.dtype, copy=False)
+            normalised = np.multiply(centred, inv_std, out=centred)
+        else:
+            inv_std = (1.0 / np.sqrt(running_var + eps)).astype(dtype, copy=False)
+            normalised = (rows - running_mean.astype(dtype, copy=False)) * inv_std
+        out = normalised * weight
+        out += bias
+        self.normalised, self.inv_std, self.weight = normalised, inv_std, weight
+        self.training, self.input_shape = training, x.shape
+        return _like_input(out, x.shape)
+
+    def backward(self, grad: Array) -> tuple[Array | None, Array | None, Array | None]:
+        need_x, need_weight, need_bias = self.needs_input_grad
+        g = _channels_last_rows(grad)
+        m = g.shape[0]
+        grad_bias = g.sum(axis=0)
+        grad_weight = np.einsum("ij,ij->j", g, self.normalised)
+        grad_x = None
+        if need_x:
+            scale = self.weight * self.inv_std
+            if self.training:  # the batch statistics depend on x too
+                grad_x = self.normalised * (grad_weight / m)
+                np.subtract(g, grad_x, out=grad_x)
+                grad_x -= grad_bias / m
+                grad_x *= scale
+            else:
+                grad_x = g * scale
+            grad_x = _like_input(grad_x, self.input_shape)
+        return (
+            grad_x,
+            grad_weight if need_weight else None,
+            grad_bias if need_bias else None,
+        )
+
+
+def batch_norm(
+    x: Tensor | Array,
+    running_mean: Array | None,
+    running_var: Array | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalisation of x (N, C) or (N, C, H, W) per channel, as torch's `F.batch_norm`.
+
+    `running_mean`/`running_var` are numpy arrays (C,), updated in place in training (they may be
+    None in training, then nothing is tracked); `weight`/`bias` (C,) default to 1 and 0.
+    """
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if x.ndim not in (2, 4):
+        raise ValueError(f"batch_norm: input must be (N, C) or (N, C, H, W), got shape {x.shape}")
+    channels = x.shape[1]
+    for name, value in (("running_mean", running_mean), ("running_var", running_var)):
+        if value is None:
+            if not training:
+                raise ValueError(f"batch_norm: {name} is needed in eval mode (training=False)")
+        elif not isinstance(value, np.ndarray) or value.shape != (channels,):
+            raise ValueError(
+                f"batch_norm: {name} must be a numpy array of shape ({channels},) for input "
+                f"{x.shape}, got {getattr(value, 'shape', type(value).__name__)}"
+            )
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+    if training and int(np.prod(x.shape)) // channels < 2:
+        raise ValueError(
+            f"batch_norm: training needs more than one value per channel, got input {x.shape}"
+        )
+    weight = _parameter_or(weight, 1.0, "weight", channels, x.dtype)
+    bias = _parameter_or(bias, 0.0, "bias", channels, x.dtype)
+    return BatchNorm.apply(
+        x,
+        weight,
+        bias,
+        running_mean=running_mean,
+        running_var=running_var,
+        training=bool(training),
+        momentum=float(momentum),
+        eps=float(eps),
+    )
+
+
+def _parameter_or(value: Any, default: float, name: str, channels: int, dtype: Any) -> Tensor:
+    if value is None:
+        return Tensor._wrap(np.full(channels, default, dtype=dtype))
+    value = value if isinstance(value, Tensor) else Tensor(value, dtype=dtype)
+    if value.shape != (channels,):
+        raise ValueError(
+            f"batch_norm: {name} must have shape ({channels},) for {channels} channels, "
+            f"got {value.shape}"
+        )
+    return value
