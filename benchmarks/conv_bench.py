@@ -15,7 +15,9 @@ the arrays arrive channels-last and the layout changes are free; here they are p
 NCHW output gradient. Each side is checked to compute the same numbers before timing; the sides
 alternate and the best of `--repeats` runs of each is kept, so a brief load spike does not favour
 either. If PyTorch is importable (it is not a dependency), its CPU time for the same layer is
-printed as a reference. The last line is the ratio of comparison 1, e.g. `ratio 1.18`.
+printed as a reference. Large arrays are served from warm memory for every side alike
+(`tinygrad_be.memory.retain_freed_memory`, as the CNN recipe does). The last line is the ratio of
+comparison 1, e.g. `ratio 1.18`.
 
     python benchmarks/conv_bench.py              # about a minute on 2 cores
     python benchmarks/conv_bench.py --quick      # smaller batches, a few seconds (a smoke test)
@@ -33,6 +35,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 import tinygrad_be.functional as F
 from tinygrad_be import Tensor
+from tinygrad_be.memory import retain_freed_memory
 
 try:  # a reference only, never a dependency
     import torch
@@ -274,6 +277,7 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--quick", action="store_true", help="smaller batches (a smoke test)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs of each side")
     args = parser.parse_args(argv)
+    retain_freed_memory()  # as in a training loop (examples/cnn_cifar10.py); for every side alike
     repeats = args.repeats or (2 if args.quick else 5)
     batch = 16 if args.quick else 256
     rng = np.random.default_rng(0)

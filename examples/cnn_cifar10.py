@@ -35,27 +35,24 @@ import json
 import time
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # write files only; no display needed
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import tinygrad_be  # noqa: E402
-import tinygrad_be.functional as F  # noqa: E402
-from models.cnn import IMAGE_SHAPE, CifarNet, count_flops  # noqa: E402
-from tinygrad_be import no_grad, optim, viz  # noqa: E402
-from tinygrad_be.data import DataLoader  # noqa: E402
-from tinygrad_be.datasets import CLASSES, load_cifar10  # noqa: E402
-from tinygrad_be.memory import retain_freed_memory  # noqa: E402
-from tinygrad_be.progress import progress_bar  # noqa: E402
-from tinygrad_be.transforms import ChannelStandardizer, augment  # noqa: E402
+import tinygrad_be
+import tinygrad_be.functional as F
+from models.cnn import IMAGE_SHAPE, CifarNet, count_flops
+from tinygrad_be import no_grad, optim, viz
+from tinygrad_be.data import DataLoader
+from tinygrad_be.datasets import CLASSES, load_cifar10
+from tinygrad_be.memory import retain_freed_memory
+from tinygrad_be.progress import progress_bar
+from tinygrad_be.rng import epoch_generator
+from tinygrad_be.transforms import ChannelStandardizer, augment
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add = parser.add_argument
-    add("--epochs", type=int, default=10, help="passes over the 50,000 training images")
+    add("--epochs", type=int, default=12, help="passes over the 50,000 training images")
     add("--seed", type=int, default=0, help="seed of every random draw (same seed, same run)")
     add("--width", default="32,64,128", help="channels of the three conv groups, comma-separated")
     add("--lr", type=float, default=0.4, help="peak learning rate")
@@ -64,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--weight-decay", type=float, default=5e-4)
     add("--warmup-epochs", type=float, default=1.5, help="linear warmup before the cosine decay")
     add("--label-smoothing", type=float, default=0.2)
+    add("--logit-scale", type=float, default=1 / 8, help="factor on the network's logits")
     add("--crop-pad", type=int, default=2, help="random translation of up to this many pixels")
     add("--no-flip", action="store_true", help="no random horizontal flips")
     add("--no-tta", action="store_true", help="no test-time flip augmentation")
@@ -91,17 +89,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 # The options that define a run: a resumed run must use the same ones.
 RUN_OPTIONS = ("epochs", "seed", "width", "lr", "batch_size", "momentum", "weight_decay",
-               "warmup_epochs", "label_smoothing", "crop_pad", "no_flip", "no_tta", "no_whiten",
+               "warmup_epochs", "label_smoothing", "logit_scale", "crop_pad", "no_flip", "no_tta", "no_whiten",
                "limit_train", "limit_test")
 
 
 def run_config(args: argparse.Namespace) -> str:
     return json.dumps({name: getattr(args, name) for name in RUN_OPTIONS})
-
-
-def epoch_rng(seed: int, epoch: int, stream: int) -> np.random.Generator:
-    """A generator for one purpose (`stream`) in one epoch: resuming at any epoch is exact."""
-    return np.random.default_rng([seed, epoch, stream])
 
 
 @no_grad()
@@ -118,26 +111,6 @@ def predict_logits(model: CifarNet, images: np.ndarray, tta: bool, batch: int = 
         out.append(logits)
     model.train()
     return np.concatenate(out)
-
-
-def plot_curves(history: dict[str, list[float]], path: Path, title: str) -> None:
-    epochs = np.arange(1, len(history["test_acc"]) + 1)
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    ax_loss.plot(epochs, history["train_loss"], color="tab:blue")
-    ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("training loss (label-smoothed cross-entropy)")
-    ax_loss.grid(alpha=0.3)
-    ax_acc.plot(epochs, history["train_acc"], color="tab:blue", label="train (augmented batches)")
-    ax_acc.plot(epochs, history["test_acc"], color="tab:red",
-                label=f"test (final {history['test_acc'][-1]:.4f})")
-    ax_acc.set_xlabel("epoch")
-    ax_acc.set_ylabel("accuracy")
-    ax_acc.grid(alpha=0.3)
-    ax_acc.legend(loc="lower right")
-    fig.suptitle(title)
-    fig.tight_layout()
-    viz.save_figure(fig, path, dpi=120)
-    plt.close(fig)
 
 
 def save_feature_extractor(path: Path, model: CifarNet, standardizer: ChannelStandardizer) -> None:
@@ -168,7 +141,7 @@ def main(argv: list[str] | None = None) -> float:
           f"({time.perf_counter() - start_time:.1f} s)")
 
     tinygrad_be.manual_seed(args.seed)  # the initial weights
-    model = CifarNet(args.width)
+    model = CifarNet(args.width, scale=args.logit_scale)
     if not args.no_whiten:
         model.fit_whitening(x_train)
     loader = DataLoader(x_train, y_train, args.batch_size, shuffle=True, drop_last=True,
@@ -206,7 +179,7 @@ def main(argv: list[str] | None = None) -> float:
     test_logits = None
     for epoch in range(first_epoch, args.epochs):
         loader.epoch = epoch  # the data order of this epoch, whatever ran before
-        augment_rng = epoch_rng(args.seed, epoch, 1)
+        augment_rng = epoch_generator(args.seed, epoch, 1)
         total_loss, correct, seen = 0.0, 0, 0
         bar = progress_bar(loader, desc=f"epoch {epoch + 1}/{args.epochs}")
         for images, labels in bar:
@@ -244,7 +217,7 @@ def main(argv: list[str] | None = None) -> float:
     model.save(args.results / "cnn_cifar10.npz")
     save_feature_extractor(args.results / "cnn_cifar10_features.npz", model, standardizer)
     width = "-".join(str(w) for w in args.width)
-    plot_curves(history, args.results / "cnn_cifar10.png",
+    viz.plot_training_curves(history, args.results / "cnn_cifar10.png",
                 f"CIFAR-10 CNN, widths {width}, seed {args.seed}")
     if test_logits is None:  # resumed after the last epoch
         test_logits = predict_logits(model, x_test, tta)

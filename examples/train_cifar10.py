@@ -43,20 +43,17 @@ import json
 import time
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # write files only; no display needed
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import tinygrad_be  # noqa: E402
-import tinygrad_be.functional as F  # noqa: E402
-from models.mlp import MLP  # noqa: E402
-from tinygrad_be import Tensor, no_grad, optim, viz  # noqa: E402
-from tinygrad_be.data import DataLoader  # noqa: E402
-from tinygrad_be.datasets import CLASSES, load_cifar10  # noqa: E402
-from tinygrad_be.progress import progress_bar  # noqa: E402
-from tinygrad_be.transforms import PCAWhitening, augment  # noqa: E402
+import tinygrad_be
+import tinygrad_be.functional as F
+from models.mlp import MLP
+from tinygrad_be import Tensor, no_grad, optim, viz
+from tinygrad_be.data import DataLoader
+from tinygrad_be.datasets import CLASSES, load_cifar10
+from tinygrad_be.progress import progress_bar
+from tinygrad_be.rng import epoch_generator
+from tinygrad_be.transforms import PCAWhitening, augment
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (3, 32, 32)
@@ -117,11 +114,6 @@ def run_config(args: argparse.Namespace) -> str:
     return json.dumps({name: getattr(args, name) for name in RUN_OPTIONS})
 
 
-def epoch_rng(seed: int, epoch: int, stream: int) -> np.random.Generator:
-    """A generator for one purpose (`stream`) in one epoch: resuming at any epoch is exact."""
-    return np.random.default_rng([seed, epoch, stream])
-
-
 @no_grad()
 def evaluate(model, x: np.ndarray, y: np.ndarray, batch: int = 2000) -> float:
     """Accuracy of `model` (in eval mode) on whitened rows x (n, dims) with labels y (n,)."""
@@ -132,27 +124,6 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, batch: int = 2000) -> float:
         correct += int((logits.argmax(axis=1) == y[start : start + batch]).sum())
     model.train()
     return correct / len(x)
-
-
-def plot_curves(history: dict[str, list[float]], path: Path, title: str) -> None:
-    epochs = np.arange(1, len(history["test_acc"]) + 1)
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    ax_loss.plot(epochs, history["train_loss"], color="tab:blue")
-    ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("training loss (label-smoothed cross-entropy)")
-    ax_loss.grid(alpha=0.3)
-    ax_acc.plot(epochs, history["train_acc"], color="tab:blue", label="train (augmented batches)")
-    ax_acc.plot(epochs, history["test_acc"], color="tab:red",
-                label=f"test (final {history['test_acc'][-1]:.4f})")
-    ax_acc.set_xlabel("epoch")
-    ax_acc.set_ylabel("accuracy")
-    ax_acc.grid(alpha=0.3)
-    ax_acc.legend(loc="lower right")
-    fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def save_feature_extractor(path: Path, model, whitening: PCAWhitening, args) -> None:
@@ -222,7 +193,7 @@ def main(argv: list[str] | None = None) -> float:
     flip = not args.no_flip
     for epoch in range(first_epoch, args.epochs):
         loader.epoch = epoch  # the data order of this epoch, whatever ran before
-        augment_rng = epoch_rng(args.seed, epoch, 1)
+        augment_rng = epoch_generator(args.seed, epoch, 1)
         tinygrad_be.manual_seed(int(np.random.SeedSequence([args.seed, epoch, 2]).generate_state(1)[0]))  # dropout masks
         total_loss, correct, seen = 0.0, 0, 0
         # summary=False: in a log, the epoch's line printed below says it all.
@@ -263,7 +234,7 @@ def main(argv: list[str] | None = None) -> float:
             return test_acc
 
     hidden = "-".join(str(h) for h in args.hidden)
-    plot_curves(history, args.results / "train_cifar10.png",
+    viz.plot_training_curves(history, args.results / "train_cifar10.png",
                 f"CIFAR-10 MLP {args.pca_dims}-{hidden}-10 (PCA-whitened input), seed {args.seed}")
     # Pictures of the final network's test predictions (tinygrad_be.viz): the confusion matrix and
     # the most confidently wrong test images, shown from their pixels (re-read: x_test is whitened).

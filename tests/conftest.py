@@ -28,3 +28,14 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 def rng() -> np.random.Generator:
     """A seeded generator, fresh for every test."""
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def fake_archive(tmp_path_factory) -> list[str]:
+    """Data options of the examples for a small generated CIFAR-10 archive (tests/fake_cifar.py):
+    5 x 20 training and 20 test images, in a fresh cache directory."""
+    from fake_cifar import make_fake_cifar_archive
+
+    directory = tmp_path_factory.mktemp("fake_cifar")
+    return ["--archive", str(make_fake_cifar_archive(directory, n_per_batch=20)),
+            "--checksum", "skip", "--data-root", str(directory / "data")]  # fmt: skip

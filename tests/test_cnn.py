@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from examples_support import load_example
 
 import tinygrad_be
 import tinygrad_be.functional as F
 from models.cnn import CifarNet, count_flops, load_cnn_features
 from tinygrad_be import nn, optim
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _expected_flops(a: int, b: int, c: int) -> int:
@@ -88,28 +83,8 @@ def test_state_dict_round_trip_with_buffers(tmp_path, rng):
 
 # --------------------------------------------------------------------------------------------------
 # The recipe, end to end on a small generated archive
-def _load_example(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def fake_archive(tmp_path_factory):
-    sys.path.insert(0, str(ROOT / "tests"))
-    try:
-        from fake_cifar import make_fake_cifar_archive
-    finally:
-        sys.path.remove(str(ROOT / "tests"))
-    directory = tmp_path_factory.mktemp("fake_cifar")
-    return ["--archive", str(make_fake_cifar_archive(directory, n_per_batch=20)),
-            "--checksum", "skip", "--data-root", str(directory / "data")]
-
-
 def test_cnn_example_resume_and_knn_features(fake_archive, tmp_path, capsys):
-    example = _load_example("cnn_cifar10")
+    example = load_example("cnn_cifar10")
     tiny = [*fake_archive, "--width", "4,8,8", "--batch-size", "10", "--lr", "0.2"]
 
     straight = tmp_path / "straight"
@@ -142,7 +117,7 @@ def test_cnn_example_resume_and_knn_features(fake_archive, tmp_path, capsys):
     features = extract(pixels)
     assert features.shape == (7, 8) and features.dtype == np.float32
     assert np.all(features >= 0)  # after ReLU and max-pool
-    knn_example = _load_example("knn_cifar10")
+    knn_example = load_example("knn_cifar10")
     data_options = ["--root" if option == "--data-root" else option for option in fake_archive]
     knn_example.main([*data_options, "--official", "--k-max", "3", "--out-dir", str(tmp_path / "knn"),
                       "--features", str(straight / "cnn_cifar10_features.npz")])

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from examples_support import load_example
 
 from models.mlp import (
     MLP,
@@ -20,8 +17,6 @@ from models.mlp import (
     train_mlp,
 )
 from tinygrad_be import Tensor
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _tiny_problem(rng: np.random.Generator, dtype=np.float64, n=12, d_in=5, d_h=4, d_out=3):
@@ -253,29 +248,9 @@ def test_mlp_trains_on_a_separable_problem(rng):
 
 # --------------------------------------------------------------------------------------------------
 # The examples, end to end on a small generated archive
-def _load_example(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses/pickling inside need the module registered
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def fake_archive(tmp_path_factory):
-    sys.path.insert(0, str(ROOT / "tests"))
-    try:
-        from fake_cifar import make_fake_cifar_archive
-    finally:
-        sys.path.remove(str(ROOT / "tests"))
-    directory = tmp_path_factory.mktemp("fake_cifar")
-    return ["--archive", str(make_fake_cifar_archive(directory, n_per_batch=20)),
-            "--checksum", "skip", "--data-root", str(directory / "data")]
-
-
 @pytest.mark.parametrize("scale", [False, True])
 def test_mlp_cifar10_example(fake_archive, tmp_path, scale, capsys):
-    example = _load_example("mlp_cifar10")
+    example = load_example("mlp_cifar10")
     out = tmp_path / "mlp.png"
     argv = [*fake_archive, "--d-h", "8", "--epochs", "3", "--out", str(out)]
     results = example.main(argv + (["--scale"] if scale else []))
@@ -287,7 +262,7 @@ def test_mlp_cifar10_example(fake_archive, tmp_path, scale, capsys):
 
 
 def test_train_cifar10_example_and_resume(fake_archive, tmp_path, capsys):
-    example = _load_example("train_cifar10")
+    example = load_example("train_cifar10")
     tiny = [*fake_archive, "--hidden", "32,32", "--pca-dims", "24", "--batch-size", "10",
             "--lr", "0.2", "--dropout", "0.1"]
 
@@ -324,7 +299,7 @@ def test_train_cifar10_example_and_resume(fake_archive, tmp_path, capsys):
     features = extract(pixels)
     assert features.shape == (7, 32) and features.dtype == np.float32
     assert (features >= 0).all()  # ReLU outputs
-    knn_example = _load_example("knn_cifar10")
+    knn_example = load_example("knn_cifar10")
     knn_results = tmp_path / "knn_features"
     data_options = ["--root" if option == "--data-root" else option for option in fake_archive]
     knn_example.main([*data_options, "--features", str(straight / "train_cifar10_features.npz"),

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from tinygrad_be.parallel import over_batch
 from tinygrad_be.tensor import Function, Tensor
 
 __all__ = [
@@ -108,12 +109,17 @@ def _pad_nhwc(x_nchw: Array, padding: tuple[int, int], fill: float = 0.0) -> Arr
     is already channels-last memory and needs no padding).
     """
     x = x_nchw.transpose(0, 2, 3, 1)
-    ph, pw = padding
-    if ph == 0 and pw == 0:
-        return np.ascontiguousarray(x)
-    n, h, w, c = x.shape
-    padded = np.full((n, h + 2 * ph, w + 2 * pw, c), fill, dtype=x.dtype)
-    padded[:, ph : ph + h, pw : pw + w] = x
+    if x.flags.c_contiguous and padding == (0, 0):
+        return x
+    (ph, pw), (n, h, w, c) = padding, x.shape
+    padded = np.empty((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
+
+    def pad(start: int, stop: int) -> None:
+        if ph or pw:
+            padded[start:stop].fill(fill)
+        padded[start:stop, ph : ph + h, pw : pw + w] = x[start:stop]
+
+    over_batch(n, pad, padded.nbytes)
     return padded
 
 
@@ -138,7 +144,8 @@ def _im2col(
     windows = _windows(padded, kernel, stride, out_hw)
     n = padded.shape[0]
     cols = np.empty((n, *out_hw, *kernel, padded.shape[3]), dtype=padded.dtype)
-    np.copyto(cols, windows)  # the one real copy: runs of kw·C contiguous values
+    # The one real copy: runs of kw·C contiguous values.
+    over_batch(n, lambda start, stop: np.copyto(cols[start:stop], windows[start:stop]), cols.nbytes)
     return cols.reshape(n * out_hw[0] * out_hw[1], -1)
 
 
@@ -161,11 +168,15 @@ def _col2im_add(
     n, _, _, c = target.shape
     (ho, wo), (sh, sw) = out_hw, stride
     block = np.empty((grad_out.shape[0], c), dtype=target.dtype)
+    block_nhwc = block.reshape(n, ho, wo, c)
     for offset, (i, j) in enumerate(np.ndindex(*kernel)):
         np.matmul(grad_out, w_matrix[offset * c : (offset + 1) * c].T, out=block)
-        target[:, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw] += block.reshape(
-            n, ho, wo, c
-        )
+        covered = target[:, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
+
+        def add(start: int, stop: int, covered: Array = covered) -> None:
+            covered[start:stop] += block_nhwc[start:stop]
+
+        over_batch(n, add, block.nbytes)
 
 
 def _chunks(n: int, bytes_per_sample: int) -> list[tuple[int, int]]:
@@ -229,9 +240,7 @@ class Conv2d(Function):
         n, c, h, w = self.input_shape
         filters, _, kh, kw = self.weight_shape
         ho, wo = self.out_hw
-        g = grad.transpose(0, 2, 3, 1).reshape(-1, filters)  # free when grad is channels-last
-        if not g.flags.c_contiguous:
-            g = np.ascontiguousarray(g)
+        g = _pad_nhwc(grad, (0, 0)).reshape(-1, filters)  # free when grad is channels-last
         grad_w_matrix = np.zeros_like(self.w_matrix) if need_w else None
         grad_padded = np.zeros_like(self.padded) if need_x else None
         rows = ho * wo
@@ -294,18 +303,17 @@ class MaxPool2d(Function):
         stride: tuple[int, int],
         padding: tuple[int, int],
     ) -> Array:
-        _check_4d("max_pool2d", x.shape)
-        out_hw = _window_shape("max_pool2d", x.shape, kernel, stride, padding)
-        if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-            raise ValueError(
-                f"max_pool2d: padding {padding} must be at most half the kernel size {kernel}"
-            )
         fill = -np.inf if np.issubdtype(x.dtype, np.floating) else np.iinfo(x.dtype).min
-        padded = _pad_nhwc(x, padding, fill) if any(padding) else x.transpose(0, 2, 3, 1)
+        padded, out_hw = _pool_input("max_pool2d", x, kernel, stride, padding, fill)
         windows = _offset_slices(padded, kernel, stride, out_hw)
-        out = windows[0].copy()
-        for window in windows[1:]:
-            np.maximum(out, window, out=out)
+        out = np.empty(windows[0].shape, dtype=x.dtype)
+
+        def pool(start: int, stop: int) -> None:
+            np.copyto(out[start:stop], windows[0][start:stop])
+            for window in windows[1:]:
+                np.maximum(out[start:stop], window[start:stop], out=out[start:stop])
+
+        over_batch(len(out), pool, padded.nbytes)
         self.padded, self.out = padded, out
         self.kernel, self.stride, self.padding, self.out_hw = kernel, stride, padding, out_hw
         self.input_shape = x.shape
@@ -317,17 +325,22 @@ class MaxPool2d(Function):
         g = grad.transpose(0, 2, 3, 1)
         grad_padded = np.zeros(self.padded.shape, dtype=grad.dtype)
         overlapping = self.stride[0] < self.kernel[0] or self.stride[1] < self.kernel[1]
-        unrouted = np.ones(self.out.shape, dtype=bool)
         sources = _offset_slices(self.padded, self.kernel, self.stride, self.out_hw)
         targets = _offset_slices(grad_padded, self.kernel, self.stride, self.out_hw)
-        for source, target in zip(sources, targets, strict=True):
-            hit = np.equal(source, self.out)
-            hit &= unrouted
-            unrouted ^= hit
-            if overlapping:  # windows share pixels: gradients add up
-                target += g * hit
-            else:
-                np.multiply(g, hit, out=target)
+
+        def route(start: int, stop: int) -> None:
+            out, g_part = self.out[start:stop], g[start:stop]
+            unrouted = np.ones(out.shape, dtype=bool)
+            for source, target in zip(sources, targets, strict=True):
+                hit = np.equal(source[start:stop], out)
+                hit &= unrouted
+                unrouted ^= hit
+                if overlapping:  # windows share pixels: gradients add up
+                    target[start:stop] += g_part * hit
+                else:
+                    np.multiply(g_part, hit, out=target[start:stop])
+
+        over_batch(len(g), route, grad_padded.nbytes)
         return (_crop_nchw(grad_padded, self.padding, self.input_shape),)
 
 
@@ -341,13 +354,7 @@ class AvgPool2d(Function):
         stride: tuple[int, int],
         padding: tuple[int, int],
     ) -> Array:
-        _check_4d("avg_pool2d", x.shape)
-        out_hw = _window_shape("avg_pool2d", x.shape, kernel, stride, padding)
-        if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-            raise ValueError(
-                f"avg_pool2d: padding {padding} must be at most half the kernel size {kernel}"
-            )
-        padded = _pad_nhwc(x, padding) if any(padding) else x.transpose(0, 2, 3, 1)
+        padded, out_hw = _pool_input("avg_pool2d", x, kernel, stride, padding, 0.0)
         out = None
         for window in _offset_slices(padded, kernel, stride, out_hw):
             out = window.copy() if out is None else np.add(out, window, out=out)
@@ -364,6 +371,26 @@ class AvgPool2d(Function):
         for target in _offset_slices(grad_padded, self.kernel, self.stride, self.out_hw):
             target += share
         return (_crop_nchw(grad_padded, self.padding, self.input_shape),)
+
+
+def _pool_input(
+    name: str,
+    x: Array,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    fill: float,
+) -> tuple[Array, tuple[int, int]]:
+    """Check a pooling's arguments; return x as NHWC padded with `fill`, and the output size."""
+    _check_4d(name, x.shape)
+    out_hw = _window_shape(name, x.shape, kernel, stride, padding)
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(
+            f"{name}: padding {padding} must be at most half the kernel size {kernel} "
+            f"(input {x.shape})"
+        )
+    padded = _pad_nhwc(x, padding, fill) if any(padding) else x.transpose(0, 2, 3, 1)
+    return padded, out_hw
 
 
 def _offset_slices(

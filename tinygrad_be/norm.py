@@ -9,9 +9,9 @@ For x (N, C) or (N, C, H, W), each channel c is normalised over every other axis
                               (the unbiased variance, m values per channel; exactly torch's rule)
     eval:      y = (x - running_mean) / sqrt(running_var + eps) * weight[c] + bias[c]
 
-The work is done on a 2-D (m, C) view of x with the channel last: with the channels-last memory
-that the convolutions pass along (see `conv.py`) that view is free, and every reduction is a fast
-sum over rows. Backward uses the fused formula (x̂ the normalised input, g the output's gradient):
+The work is done on a 3-D view of x in the memory order it comes in: (m, C, 1) rows for the
+channels-last memory that the convolutions pass along (see `conv.py`), (N, C, H·W) for NCHW
+memory; either view is free, and every statistic is a sum over its axes 0 and 2. Backward uses the fused formula (x̂ the normalised input, g the output's gradient):
 
     dbias   = Σ g          dweight = Σ g·x̂
     dx      = weight / sqrt(var + eps) · (g - dbias/m - x̂ · dweight/m)
@@ -30,19 +30,29 @@ __all__ = ["batch_norm"]
 Array = np.ndarray
 
 
-def _channels_last_rows(x: Array) -> Array:
-    """x (N, C) or (N, C, H, W) -> (m, C) rows (a view when the memory is channels-last)."""
+def _channel_view(x: Array, channels_last: bool) -> Array:
+    """x (N, C) or (N, C, H, W) -> a 3-D view (A, C, B) with the channel in the middle, so each
+    statistic is a reduction over axes (0, 2): (m, C, 1) rows for channels-last memory, (N, C, H·W)
+    for NCHW memory. A view without a copy when the memory is in the order asked for."""
     if x.ndim == 2:
-        return x
-    return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
+        return x[:, :, None]
+    if channels_last:
+        return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1], 1)
+    return x.reshape(x.shape[0], x.shape[1], -1)
 
 
-def _like_input(rows: Array, shape: tuple[int, ...]) -> Array:
-    """(m, C) rows -> x's NCHW shape, as a view of the channels-last memory."""
+def _is_channels_last(x: Array) -> bool:
+    return x.ndim == 4 and np.moveaxis(x, 1, -1).flags.c_contiguous and not x.flags.c_contiguous
+
+
+def _like_input(view: Array, shape: tuple[int, ...], channels_last: bool) -> Array:
+    """The (A, C, B) view back in x's NCHW shape (a view of the same memory)."""
     if len(shape) == 2:
-        return rows
-    n, c, h, w = shape
-    return rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+        return view[:, :, 0]
+    if channels_last:
+        n, c, h, w = shape
+        return view.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+    return view.reshape(shape)
 
 
 class BatchNorm(Function):
@@ -57,13 +67,15 @@ class BatchNorm(Function):
         momentum: float,
         eps: float,
     ) -> Array:
-        rows = _channels_last_rows(x)
-        m = rows.shape[0]
+        # Work in the memory order x comes in (channels-last inside a CNN): no layout copy.
+        channels_last = _is_channels_last(x)
+        v = _channel_view(x, channels_last)
+        m = v.shape[0] * v.shape[2]
         dtype = x.dtype
         if training:
-            mean = rows.mean(axis=0)
-            centred = rows - mean
-            var = np.einsum("ij,ij->j", centred, centred) / m  # biased, one pass, no temporary
+            mean = v.mean(axis=(0, 2))
+            centred = v - mean[:, None]
+            var = np.einsum("acb,acb->c", centred, centred) / m  # biased, one pass, no temporary
             inv_std = 1.0 / np.sqrt(var + np.asarray(eps, dtype))
             if running_mean is not None:
                 unbiased = var * (m / (m - 1)) if m > 1 else np.full_like(var, np.nan)
@@ -71,33 +83,34 @@ class BatchNorm(Function):
                 running_mean += momentum * mean.astype(running_mean.dtype, copy=False)
                 running_var *= 1 - momentum
                 running_var += momentum * unbiased.astype(running_var.dtype, copy=False)
-            normalised = np.multiply(centred, inv_std, out=centred)
+            normalised = np.multiply(centred, inv_std[:, None], out=centred)
         else:
             inv_std = (1.0 / np.sqrt(running_var + eps)).astype(dtype, copy=False)
-            normalised = (rows - running_mean.astype(dtype, copy=False)) * inv_std
-        out = normalised * weight
-        out += bias
+            shift = running_mean.astype(dtype, copy=False)[:, None]
+            normalised = (v - shift) * inv_std[:, None]
+        out = normalised * weight[:, None]
+        out += bias[:, None]
         self.normalised, self.inv_std, self.weight = normalised, inv_std, weight
-        self.training, self.input_shape = training, x.shape
-        return _like_input(out, x.shape)
+        self.training, self.input_shape, self.channels_last = training, x.shape, channels_last
+        return _like_input(out, x.shape, channels_last)
 
     def backward(self, grad: Array) -> tuple[Array | None, Array | None, Array | None]:
         need_x, need_weight, need_bias = self.needs_input_grad
-        g = _channels_last_rows(grad)
-        m = g.shape[0]
-        grad_bias = g.sum(axis=0)
-        grad_weight = np.einsum("ij,ij->j", g, self.normalised)
+        g = _channel_view(grad, self.channels_last)  # in the forward pass's memory order
+        m = g.shape[0] * g.shape[2]
+        grad_bias = g.sum(axis=(0, 2))
+        grad_weight = np.einsum("acb,acb->c", g, self.normalised)
         grad_x = None
         if need_x:
-            scale = self.weight * self.inv_std
+            scale = (self.weight * self.inv_std)[:, None]
             if self.training:  # the batch statistics depend on x too
-                grad_x = self.normalised * (grad_weight / m)
+                grad_x = self.normalised * (grad_weight / m)[:, None]
                 np.subtract(g, grad_x, out=grad_x)
-                grad_x -= grad_bias / m
+                grad_x -= (grad_bias / m)[:, None]
                 grad_x *= scale
             else:
                 grad_x = g * scale
-            grad_x = _like_input(grad_x, self.input_shape)
+            grad_x = _like_input(grad_x, self.input_shape, self.channels_last)
         return (
             grad_x,
             grad_weight if need_weight else None,

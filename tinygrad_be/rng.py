@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["default_generator", "manual_seed", "resolve"]
+__all__ = ["default_generator", "epoch_generator", "manual_seed", "resolve"]
 
 _generator: np.random.Generator = np.random.default_rng()
 
@@ -35,3 +35,12 @@ def default_generator() -> np.random.Generator:
 def resolve(rng: np.random.Generator | None) -> np.random.Generator:
     """`rng` itself if given, otherwise the current default generator."""
     return _generator if rng is None else rng
+
+
+def epoch_generator(seed: int, epoch: int, stream: int) -> np.random.Generator:
+    """A generator for one purpose (`stream`: augmentation, dropout, ...) in one epoch of a run.
+
+    Seeded by (seed, epoch, stream) alone, so a run resumed at any epoch draws exactly what the
+    uninterrupted run would have, whatever happened before.
+    """
+    return np.random.default_rng([seed, epoch, stream])

@@ -6,6 +6,7 @@
     viz.plot_confusion(matrix, CLASSES, "confusion.png")
     viz.image_grid(x[:20], "samples.png", labels=[CLASSES[c] for c in y[:20]])
     viz.plot_mistakes(x_test, y_test, probabilities, CLASSES, "mistakes.png", count=24)
+    viz.plot_training_curves(history, "curves.png", title="my run")  # loss and accuracy per epoch
 
 Images are CIFAR rows (n, 3072): 1024 red, then 1024 green, then 1024 blue values of a 32x32
 image, as the batches store them, or arrays (n, 3, height, width). Every picture is written to a
@@ -35,6 +36,7 @@ __all__ = [
     "image_grid",
     "plot_confusion",
     "plot_mistakes",
+    "plot_training_curves",
     "save_figure",
 ]
 
@@ -623,3 +625,39 @@ def plot_mistakes(
             f"(true class \u2192 predicted class, probability)"
         )
     return image_grid(np.asarray(images)[chosen], path, labels, ncols=ncols, title=title)
+
+
+# --------------------------------------------------------------------------------------------------
+# Learning curves
+def plot_training_curves(
+    history: dict[str, Sequence[float]],
+    path: PathLike,
+    title: str,
+    loss_label: str = "training loss (label-smoothed cross-entropy)",
+) -> Path:
+    """Learning curves of a training run, one point per epoch, written to `path`.
+
+    `history` holds "train_loss", "train_acc" (on the augmented training batches) and "test_acc",
+    lists of equal length. Left: the training loss; right: both accuracies, the final test accuracy
+    in the legend. Returns the path written.
+    """
+    from matplotlib.figure import Figure
+
+    epochs = np.arange(1, len(history["test_acc"]) + 1)
+    figure = Figure(figsize=(11, 4))
+    ax_loss, ax_acc = figure.subplots(1, 2)
+    ax_loss.plot(epochs, history["train_loss"], color="tab:blue")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel(loss_label)
+    ax_loss.grid(alpha=0.3)
+    ax_acc.plot(epochs, history["train_acc"], color="tab:blue", label="train (augmented batches)")
+    final = history["test_acc"][-1]
+    ax_acc.plot(epochs, history["test_acc"], color="tab:red", label=f"test (final {final:.4f})")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy")
+    ax_acc.grid(alpha=0.3)
+    ax_acc.legend(loc="lower right")
+    figure.suptitle(title)
+    figure.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return save_figure(figure, path, dpi=120)
