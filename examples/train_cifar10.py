@@ -48,7 +48,7 @@ import numpy as np
 import tinygrad_be
 import tinygrad_be.functional as F
 from models.mlp import MLP
-from tinygrad_be import Tensor, no_grad, optim, viz
+from tinygrad_be import no_grad, optim, viz
 from tinygrad_be.data import DataLoader
 from tinygrad_be.datasets import CLASSES, load_cifar10
 from tinygrad_be.progress import progress_bar
@@ -120,7 +120,7 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, batch: int = 2000) -> float:
     model.eval()
     correct = 0
     for start in range(0, len(x), batch):
-        logits = model(Tensor(x[start : start + batch])).data
+        logits = model(x[start : start + batch]).data
         correct += int((logits.argmax(axis=1) == y[start : start + batch]).sum())
     model.train()
     return correct / len(x)
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> float:
         for images, labels in bar:
             moved = augment(images.reshape(-1, *IMAGE_SHAPE), augment_rng, args.crop_pad, flip)
             x = whitening.project(moved.reshape(len(images), -1))
-            logits = model(Tensor(x))
+            logits = model(x)  # a numpy batch goes in without a copy
             loss = F.cross_entropy(logits, smooth_targets(labels, args.label_smoothing))
             optimizer.zero_grad()
             loss.backward()
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> float:
     # the most confidently wrong test images, shown from their pixels (re-read: x_test is whitened).
     model.eval()
     with no_grad():
-        probabilities = np.concatenate([model(Tensor(x_test[i : i + 2000])).softmax(axis=1).data
+        probabilities = np.concatenate([model(x_test[i : i + 2000]).softmax(axis=1).data
                                         for i in range(0, len(x_test), 2000)])  # fmt: skip
     model.train()
     matrix = viz.confusion_matrix(y_test, probabilities.argmax(axis=1), NUM_CLASSES)
