@@ -30,7 +30,7 @@ from collections.abc import Callable
 import numpy as np
 
 import tinygrad_be
-import tinygrad_be.functional as F
+import tinygrad_be.nn.functional as F
 from models.cnn import CifarNet, count_flops
 from tinygrad_be import nn, optim
 from tinygrad_be.memory import retain_freed_memory

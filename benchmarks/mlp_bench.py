@@ -29,7 +29,7 @@ from collections.abc import Callable
 import numpy as np
 
 import tinygrad_be
-import tinygrad_be.functional as F
+import tinygrad_be.nn.functional as F
 from models.mlp import MLP, init_weights, learn_once_mse, one_hot
 from tinygrad_be import Tensor, optim
 

@@ -38,15 +38,15 @@ from pathlib import Path
 import numpy as np
 
 import tinygrad_be
-import tinygrad_be.functional as F
+import tinygrad_be.nn.functional as F
 from models.cnn import IMAGE_SHAPE, CifarNet, count_flops
 from tinygrad_be import no_grad, optim, viz
-from tinygrad_be.data import DataLoader
 from tinygrad_be.datasets import CLASSES, load_cifar10
 from tinygrad_be.memory import retain_freed_memory
 from tinygrad_be.progress import progress_bar
 from tinygrad_be.rng import epoch_generator
 from tinygrad_be.transforms import ChannelStandardizer, augment
+from tinygrad_be.utils.data import DataLoader
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

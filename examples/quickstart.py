@@ -13,7 +13,7 @@ import argparse
 
 import numpy as np
 
-import tinygrad_be.functional as F
+import tinygrad_be.nn.functional as F
 from tinygrad_be import Tensor, no_grad
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-import tinygrad_be.functional as F
+import tinygrad_be.nn.functional as F
 from models.mlp import init_weights
 from tinygrad_be import Tensor, viz
 from tinygrad_be.datasets import CLASSES, cifar10_directory, read_cifar

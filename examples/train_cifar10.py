@@ -46,14 +46,14 @@ from pathlib import Path
 import numpy as np
 
 import tinygrad_be
-import tinygrad_be.functional as F
+import tinygrad_be.nn.functional as F
 from models.mlp import MLP
 from tinygrad_be import no_grad, optim, viz
-from tinygrad_be.data import DataLoader
 from tinygrad_be.datasets import CLASSES, load_cifar10
 from tinygrad_be.progress import progress_bar
 from tinygrad_be.rng import epoch_generator
 from tinygrad_be.transforms import PCAWhitening, augment
+from tinygrad_be.utils.data import DataLoader
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (3, 32, 32)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 import tinygrad_be
-import tinygrad_be.functional as F
+import tinygrad_be.nn.functional as F
 from tinygrad_be import Tensor, nn, no_grad
 from tinygrad_be.transforms import ChannelStandardizer, patch_whitening
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 import tinygrad_be
-import tinygrad_be.functional as F
+import tinygrad_be.nn.functional as F
 from tinygrad_be import Tensor, nn, no_grad
 from tinygrad_be.progress import progress_bar
 

@@ -7,7 +7,7 @@ import pytest
 from examples_support import load_example
 
 import tinygrad_be
-import tinygrad_be.functional as F
+import tinygrad_be.nn.functional as F
 from models.cnn import CifarNet, count_flops, load_cnn_features
 from tinygrad_be import nn, optim
 

@@ -26,7 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_be.conv
-import tinygrad_be.functional as F
+import tinygrad_be.nn.functional as F
 from tinygrad_be import Tensor, gradcheck, no_grad
 
 Pair = tuple[int, int]

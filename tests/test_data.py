@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_be
-from tinygrad_be.data import DataLoader
+from tinygrad_be.utils.data import DataLoader
 
 
 def indexed(n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
 import tinygrad_be
-import tinygrad_be.functional as F
+import tinygrad_be.nn.functional as F
 from tinygrad_be import Tensor, gradcheck, no_grad
 
 SHAPES = array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=5)

@@ -230,7 +230,7 @@ def test_mlp_layers():
 
 
 def test_mlp_trains_on_a_separable_problem(rng):
-    import tinygrad_be.functional as F
+    import tinygrad_be.nn.functional as F
     from tinygrad_be import optim
 
     data, labels = _separable_blobs(rng, n_per_class=100)

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import tinygrad_be
-import tinygrad_be.functional as F
+import tinygrad_be.nn.functional as F
 from tinygrad_be import Tensor, gradcheck, nn, no_grad, optim
-from tinygrad_be.data import DataLoader
+from tinygrad_be.utils.data import DataLoader
 
 SIZES = st.integers(1, 5)
 

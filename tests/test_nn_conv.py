@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import tinygrad_be
-import tinygrad_be.functional as F
+import tinygrad_be.nn.functional as F
 from tinygrad_be import Tensor, nn, no_grad, optim
 
 BUFFERS = ("running_mean", "running_var", "num_batches_tracked")

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-import tinygrad_be.functional as F
+import tinygrad_be.nn.functional as F
 from tinygrad_be import Tensor, parallel
 from tinygrad_be.memory import retain_freed_memory
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-import tinygrad_be.functional as F
+import tinygrad_be.nn.functional as F
 from tinygrad_be import Function, Tensor, is_grad_enabled, no_grad
 from tinygrad_be.tensor import unbroadcast
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tinygrad_be
-import tinygrad_be.functional as F
+import tinygrad_be.nn.functional as F
 from tinygrad_be import Function, Tensor, gradcheck, nn, no_grad, optim
 
 INF = np.inf

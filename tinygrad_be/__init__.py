@@ -1,10 +1,9 @@
 """tinygrad_be: a small, fast, readable reverse-mode autograd framework on numpy.
 
 >>> from tinygrad_be import Tensor, no_grad
->>> import tinygrad_be.functional as F
+>>> import tinygrad_be.nn.functional as F
 """
 
-from tinygrad_be import functional
 from tinygrad_be.gradcheck import GradcheckError, gradcheck
 from tinygrad_be.tensor import (
     Function,
@@ -21,7 +20,7 @@ from tinygrad_be.tensor import (
     where,
 )
 
-from tinygrad_be import data, nn, optim  # isort: skip  (they build on the engine above)
+from tinygrad_be import nn, optim, utils  # isort: skip  (they build on the engine above)
 from tinygrad_be.nn import load, save
 from tinygrad_be.rng import manual_seed
 
@@ -37,11 +36,10 @@ __all__ = [
     "set_grad_enabled",
     "stack",
     "where",
-    "functional",
     "gradcheck",
     "is_grad_enabled",
     "no_grad",
-    "data",
+    "utils",
     "load",
     "manual_seed",
     "nn",

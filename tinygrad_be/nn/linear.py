@@ -1,0 +1,130 @@
+"""Linear maps: `Linear`, `Identity`, and `Embedding` (a lookup table)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+import tinygrad_be.nn.functional as F
+from tinygrad_be import rng as _rng
+from tinygrad_be.nn.module import Module
+from tinygrad_be.tensor import Tensor
+
+__all__ = ["Embedding", "Identity", "Linear"]
+
+
+class Linear(Module):
+    """y = x @ weight + bias, for x of shape (..., in_features) -> y of shape (..., out_features).
+
+    `weight` is (in_features, out_features) (the lab's convention; torch stores its transpose) and
+    `bias` is (out_features,). Both start uniform in +-1/sqrt(in_features), as in torch, drawn from
+    `rng` or else the library's default generator (`tinygrad_be.manual_seed`).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        dtype: Any = np.float32,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        if int(in_features) <= 0 or int(out_features) <= 0:
+            raise ValueError(
+                f"Linear: in_features and out_features must be positive, got {in_features}, "
+                f"{out_features}"
+            )
+        dtype = np.dtype(dtype)
+        if not np.issubdtype(dtype, np.floating):
+            raise TypeError(f"Linear: dtype must be floating point, not {dtype}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        generator = _rng.resolve(rng)
+        bound = 1.0 / math.sqrt(self.in_features)
+        shape = (self.in_features, self.out_features)
+        self.weight = Tensor(
+            generator.uniform(-bound, bound, shape).astype(dtype), requires_grad=True
+        )
+        self.bias: Tensor | None = None
+        if bias:
+            values = generator.uniform(-bound, bound, self.out_features).astype(dtype)
+            self.bias = Tensor(values, requires_grad=True)
+
+    def forward(self, x: Tensor | np.ndarray) -> Tensor:
+        if not isinstance(x, (Tensor, np.ndarray)):
+            x = Tensor(x)
+        weight = self.weight
+        # One cheap test on the hot path; the detailed message only when it fails.
+        if x.ndim == 0 or x.shape[-1] != self.in_features or x.dtype != weight.dtype:
+            self._refuse(x)
+        out = x @ weight
+        return out if self.bias is None else out + self.bias
+
+    def _refuse(self, x: Tensor | np.ndarray) -> None:
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear({self.in_features}, {self.out_features}): input shape {tuple(x.shape)} "
+                f"does not end in in_features={self.in_features} (weight shape {self.weight.shape})"
+            )
+        raise TypeError(
+            f"Linear({self.in_features}, {self.out_features}): input dtype {x.dtype} differs from "
+            f"the weight dtype {self.weight.dtype}; convert the input (x.astype(np."
+            f"{self.weight.dtype.name})) or the model (model.astype(...))"
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder layer)."""
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Embedding(Module):
+    """A lookup table: integer indices of any shape (*) -> rows of `weight` (*, embedding_dim).
+
+    `weight` (num_embeddings, embedding_dim) starts standard normal, as in torch; the row
+    `padding_idx` (if given) starts at zero and gets no gradient.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        dtype: Any = np.float32,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        if int(num_embeddings) <= 0 or int(embedding_dim) <= 0:
+            raise ValueError(
+                f"Embedding: num_embeddings and embedding_dim must be positive, got "
+                f"{num_embeddings}, {embedding_dim}"
+            )
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        if padding_idx is not None:
+            if not -self.num_embeddings <= padding_idx < self.num_embeddings:
+                raise ValueError(
+                    f"Embedding: padding_idx {padding_idx} is out of range for "
+                    f"{self.num_embeddings} embeddings"
+                )
+            padding_idx = int(padding_idx) % self.num_embeddings
+        self.padding_idx = padding_idx
+        shape = (self.num_embeddings, self.embedding_dim)
+        values = _rng.resolve(rng).standard_normal(shape).astype(dtype)
+        if padding_idx is not None:
+            values[padding_idx] = 0
+        self.weight = Tensor(values, requires_grad=True)
+
+    def forward(self, indices: Any) -> Tensor:
+        return F.embedding(indices, self.weight, padding_idx=self.padding_idx)
+
+    def extra_repr(self) -> str:
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
