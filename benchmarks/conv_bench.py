@@ -115,7 +115,7 @@ def bench_conv(
     # Same numbers: the conv's output and weight gradient are those GEMMs' products.
     out = framework()
     expected = (cols @ w_matrix).reshape(batch, size, size, c_out).transpose(0, 3, 1, 2)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-3, atol=1e-3)
     grad_w = (cols.T @ g_rows).reshape(3, 3, c_in, c_out).transpose(3, 2, 0, 1)
     np.testing.assert_allclose(w_tensor.grad, grad_w, rtol=1e-3, atol=1e-2)
     assert (x_tensor.grad is not None) == input_grad
@@ -170,7 +170,7 @@ def bench_max_pool(shape: tuple[int, ...], repeats: int, rng: np.random.Generato
         return out
 
     out, grad_x = max_pool_by_hand(x, g)
-    np.testing.assert_array_equal(framework().data, out)
+    np.testing.assert_array_equal(framework().detach().numpy(), out)
     np.testing.assert_array_equal(x_tensor.grad, grad_x)
     sides: dict[str, Callable[[], object]] = {
         "baseline": lambda: max_pool_by_hand(x, g),
@@ -247,7 +247,7 @@ def bench_batch_norm(shape: tuple[int, ...], repeats: int, rng: np.random.Genera
         return batch_norm_by_hand(x, gamma, beta, *stats["hand"], g)
 
     out, grad_x, grad_gamma, grad_beta = by_hand()
-    np.testing.assert_allclose(framework().data, out, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(framework().detach().numpy(), out, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(x_tensor.grad, grad_x, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(gamma_tensor.grad, grad_gamma, rtol=1e-3, atol=1e-1)
     np.testing.assert_allclose(beta_tensor.grad, grad_beta, rtol=1e-3, atol=1e-1)

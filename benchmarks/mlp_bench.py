@@ -135,8 +135,8 @@ class HandWrittenMLP:
 
     def __init__(self, model) -> None:
         # Start from the framework model's weights: both sides then compute the same numbers.
-        self.w1, self.b1 = model[0].weight.numpy(), model[0].bias.numpy()
-        self.w2, self.b2 = model[2].weight.numpy(), model[2].bias.numpy()
+        self.w1, self.b1 = model[0].weight.detach().numpy(), model[0].bias.detach().numpy()
+        self.w2, self.b2 = model[2].weight.detach().numpy(), model[2].bias.detach().numpy()
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> float:
         n = len(y)

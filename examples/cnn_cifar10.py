@@ -8,8 +8,8 @@ The recipe (each part measured; see README):
    norm → ReLU → conv → batch norm → ReLU, a global max-pool, a linear layer, logits × 1/8.
 3. **Augmentation** (`tinygrad_be.transforms.augment`, vectorised over the batch, seeded): random
    horizontal flips and translations by up to `--crop-pad` pixels.
-4. **Training**: SGD with Nesterov momentum, weight decay, label smoothing, a linear warmup of the
-   learning rate then a cosine decay to 0, per step.
+4. **Training** (the loop: `tinygrad_be.training.fit`): SGD with Nesterov momentum, weight decay,
+   label smoothing, a linear warmup of the learning rate then a cosine decay to 0, per step.
 5. **Test-time augmentation**: the test logits average each image and its mirror image (always,
    also for the accuracy printed after every epoch).
 
@@ -31,7 +31,6 @@ schedule and history after the last finished epoch, for `--resume`), and the pic
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -43,10 +42,9 @@ from models.cnn import IMAGE_SHAPE, CifarNet, count_flops
 from tinygrad_be import no_grad, optim, viz
 from tinygrad_be.datasets import CLASSES, load_cifar10
 from tinygrad_be.memory import retain_freed_memory
-from tinygrad_be.progress import progress_bar
-from tinygrad_be.rng import epoch_generator
+from tinygrad_be.training import fit
 from tinygrad_be.transforms import ChannelStandardizer, augment
-from tinygrad_be.utils.data import DataLoader
+from tinygrad_be.utils.data import DataLoader, TensorDataset
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -93,8 +91,8 @@ RUN_OPTIONS = ("epochs", "seed", "width", "lr", "batch_size", "momentum", "weigh
                "limit_train", "limit_test")
 
 
-def run_config(args: argparse.Namespace) -> str:
-    return json.dumps({name: getattr(args, name) for name in RUN_OPTIONS})
+def run_config(args: argparse.Namespace) -> dict:
+    return {name: getattr(args, name) for name in RUN_OPTIONS}
 
 
 @no_grad()
@@ -105,9 +103,9 @@ def predict_logits(model: CifarNet, images: np.ndarray, tta: bool, batch: int = 
     out = []
     for start in range(0, len(images), batch):
         x = images[start : start + batch]
-        logits = model(x).data
+        logits = model(x).numpy()
         if tta:
-            logits = (logits + model(np.ascontiguousarray(x[..., ::-1])).data) / 2
+            logits = (logits + model(np.ascontiguousarray(x[..., ::-1])).numpy()) / 2
         out.append(logits)
     model.train()
     return np.concatenate(out)
@@ -115,10 +113,10 @@ def predict_logits(model: CifarNet, images: np.ndarray, tta: bool, batch: int = 
 
 def save_feature_extractor(path: Path, model: CifarNet, standardizer: ChannelStandardizer) -> None:
     """What `models.cnn.load_cnn_features` needs to map raw pixels to the penultimate features."""
-    tinygrad_be.save(path, {
+    tinygrad_be.save({
         "model": model.state_dict(), "standardizer": standardizer.state(),
         "widths": np.array(model.widths), "scale": model.scale,
-    })
+    }, path)
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -144,87 +142,45 @@ def main(argv: list[str] | None = None) -> float:
     model = CifarNet(args.width, scale=args.logit_scale)
     if not args.no_whiten:
         model.fit_whitening(x_train)
-    loader = DataLoader(x_train, y_train, args.batch_size, shuffle=True, drop_last=True,
-                        seed=args.seed)
+    loader = DataLoader(TensorDataset(x_train, y_train), args.batch_size, shuffle=True,
+                        drop_last=True, seed=args.seed)  # fmt: skip
     optimizer = optim.SGD(model.trainable_parameters(), lr=args.lr, momentum=args.momentum,
                           nesterov=True, weight_decay=args.weight_decay)
     total_steps = args.epochs * len(loader)
     warmup_steps = min(int(args.warmup_epochs * len(loader)), total_steps - 1)
     schedule = optim.WarmupCosineLR(optimizer, warmup_steps, total_steps)
-    history: dict[str, list[float]] = {"train_loss": [], "train_acc": [], "test_acc": []}
-    first_epoch = 0
-    if args.resume:
-        if not state_path.is_file():
-            raise FileNotFoundError(f"--resume: no saved state at {state_path}")
-        state = tinygrad_be.load(state_path)
-        saved = json.loads(str(state["config"]))
-        given = json.loads(run_config(args))
-        changed = {k: (saved.get(k), v) for k, v in given.items() if saved.get(k) != v}
-        if changed:
-            raise ValueError(
-                "--resume: these options differ from the saved run's (saved, given): "
-                + ", ".join(f"{k} {a!r} != {b!r}" for k, (a, b) in changed.items())
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        history = {key: [float(v) for v in state["history"][key]] for key in history}
-        first_epoch = len(history["test_acc"])
-        print(f"resumed after epoch {first_epoch} (test accuracy {history['test_acc'][-1]:.4f})")
     print(model)
     print(f"{model.num_parameters():,} parameters, {count_flops(model) / 1e6:.1f} MFLOP per image "
           f"forward; {len(loader)} batches of {args.batch_size} per epoch, {args.epochs} epochs")
 
     tta = not args.no_tta
-    test_logits = None
-    for epoch in range(first_epoch, args.epochs):
-        loader.epoch = epoch  # the data order of this epoch, whatever ran before
-        augment_rng = epoch_generator(args.seed, epoch, 1)
-        total_loss, correct, seen = 0.0, 0, 0
-        bar = progress_bar(loader, desc=f"epoch {epoch + 1}/{args.epochs}")
-        for images, labels in bar:
-            x = augment(images, augment_rng, pad=args.crop_pad, flip=not args.no_flip)
-            logits = model(x)
-            loss = F.cross_entropy(logits, labels, label_smoothing=args.label_smoothing)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total_loss += loss.item() * len(labels)
-            correct += int((logits.data.argmax(axis=1) == labels).sum())
-            seen += len(labels)
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
-        bar.close()
+    last = {}  # the final epoch's test logits, reused for the pictures
 
-        test_logits = predict_logits(model, x_test, tta)
-        test_acc = float((test_logits.argmax(axis=1) == y_test).mean())
-        history["train_loss"].append(total_loss / seen)
-        history["train_acc"].append(correct / seen)
-        history["test_acc"].append(test_acc)
-        tinygrad_be.save(state_path, {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "schedule": schedule.state_dict(), "config": run_config(args),
-            "history": {key: np.array(values) for key, values in history.items()},
-        })
-        elapsed = time.perf_counter() - start_time
-        print(f"epoch {epoch + 1:3d}  loss {total_loss / seen:.4f}  train acc {correct / seen:.4f}  "
-              f"test acc {test_acc:.4f}  lr {schedule.get_last_lr()[0]:.4f}  {elapsed:.0f} s",
-              flush=True)
-        if args.stop_after is not None and epoch + 1 >= args.stop_after < args.epochs:
-            print(f"stopped after epoch {epoch + 1} of {args.epochs}; continue with --resume")
-            return test_acc
+    def test_accuracy() -> float:
+        last["logits"] = predict_logits(model, x_test, tta)
+        return float((last["logits"].argmax(axis=1) == y_test).mean())
+
+    history = fit(
+        model, loader, optimizer,
+        lambda logits, labels: F.cross_entropy(logits, labels, label_smoothing=args.label_smoothing),
+        epochs=args.epochs, evaluate=test_accuracy, seed=args.seed, scheduler=schedule,
+        prepare=lambda images, rng: augment(images, rng, pad=args.crop_pad, flip=not args.no_flip),
+        state_path=state_path, config=run_config(args), resume=args.resume,
+        stop_after=args.stop_after,
+    )  # fmt: skip
+    if len(history["test_acc"]) < args.epochs:  # stopped early: continue later with --resume
+        return history["test_acc"][-1]
 
     model.save(args.results / "cnn_cifar10.npz")
     save_feature_extractor(args.results / "cnn_cifar10_features.npz", model, standardizer)
     width = "-".join(str(w) for w in args.width)
     viz.plot_training_curves(history, args.results / "cnn_cifar10.png",
                 f"CIFAR-10 CNN, widths {width}, seed {args.seed}")
-    if test_logits is None:  # resumed after the last epoch
-        test_logits = predict_logits(model, x_test, tta)
+    test_logits = last["logits"] if "logits" in last else predict_logits(model, x_test, tta)
     predictions = test_logits.argmax(axis=1)
     viz.plot_confusion(viz.confusion_matrix(y_test, predictions, len(CLASSES)), CLASSES,
                        args.results / "cnn_confusion.png", title="CNN on CIFAR-10: test confusion")
-    viz.plot_mistakes(x_test_pixels(x_test, standardizer), y_test, F.softmax(test_logits, 1).data,
+    viz.plot_mistakes(x_test_pixels(x_test, standardizer), y_test, F.softmax(test_logits, 1).numpy(),
                       CLASSES, args.results / "cnn_mistakes.png")
     if tta:  # what the test-time flips gained, for the record (the headline keeps them)
         plain = predict_logits(model, x_test, tta=False).argmax(axis=1)

@@ -54,12 +54,12 @@ def main(argv: list[str] | None = None) -> float:
         loss.backward()
         with no_grad():
             for p in params:
-                p.data -= args.lr * p.grad
+                p -= args.lr * p.grad
         if step % (args.steps // 10 or 1) == 0:
             print(f"step {step:5d}  loss {loss.item():.4f}")
 
     with no_grad():
-        predictions = ((inputs @ w1 + b1).tanh() @ w2 + b2).argmax(axis=1).data
+        predictions = ((inputs @ w1 + b1).tanh() @ w2 + b2).argmax(axis=1).numpy()
     accuracy = float((predictions == y).mean())
     print(f"final accuracy {accuracy:.3f} on {len(y)} points (chance 0.333)")
     return accuracy

@@ -16,7 +16,8 @@ The recipe, each part chosen because it helps a fully connected network (measure
 3. **A wide ReLU network** (`--hidden`, default 2048-2048). Dropout is available
    (`--dropout`) but off: within this time budget it cost accuracy (69.6% against 71.0%).
 4. **SGD with Nesterov momentum**, weight decay, a linear warmup then a cosine decay of the
-   learning rate per step, and label smoothing (soft targets in `F.cross_entropy`).
+   learning rate per step, and label smoothing (soft targets in `F.cross_entropy`); the loop,
+   its checkpoints and `--resume` are `tinygrad_be.training.fit`.
 
 Everything runs in float32. The same `--seed` gives the same run: every random draw comes from a
 generator seeded by (seed, epoch), so a run resumed from its checkpoint (`--resume`) continues
@@ -39,7 +40,6 @@ accuracy (no choice is made on the test set). The best epoch's weights are also 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -50,10 +50,9 @@ import tinygrad_be.nn.functional as F
 from models.mlp import MLP
 from tinygrad_be import no_grad, optim, viz
 from tinygrad_be.datasets import CLASSES, load_cifar10
-from tinygrad_be.progress import progress_bar
-from tinygrad_be.rng import epoch_generator
+from tinygrad_be.training import fit
 from tinygrad_be.transforms import PCAWhitening, augment
-from tinygrad_be.utils.data import DataLoader
+from tinygrad_be.utils.data import DataLoader, TensorDataset
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (3, 32, 32)
@@ -110,8 +109,8 @@ RUN_OPTIONS = ("epochs", "seed", "hidden", "lr", "batch_size", "momentum", "weig
                "crop_pad", "no_flip", "limit_train")
 
 
-def run_config(args: argparse.Namespace) -> str:
-    return json.dumps({name: getattr(args, name) for name in RUN_OPTIONS})
+def run_config(args: argparse.Namespace) -> dict:
+    return {name: getattr(args, name) for name in RUN_OPTIONS}
 
 
 @no_grad()
@@ -120,7 +119,7 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, batch: int = 2000) -> float:
     model.eval()
     correct = 0
     for start in range(0, len(x), batch):
-        logits = model(x[start : start + batch]).data
+        logits = model(x[start : start + batch]).numpy()
         correct += int((logits.argmax(axis=1) == y[start : start + batch]).sum())
     model.train()
     return correct / len(x)
@@ -129,11 +128,11 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, batch: int = 2000) -> float:
 def save_feature_extractor(path: Path, model, whitening: PCAWhitening, args) -> None:
     """Everything `models.mlp.load_hidden_features` needs to map raw pixels to hidden features:
     the pixel scale, the whitening and the network (for `knn_cifar10.py --features`)."""
-    tinygrad_be.save(path, {
+    tinygrad_be.save({
         "model": model.state_dict(), "pixel_scale": 1 / 255,
         "whitening": {"mean": whitening.mean, "projection": whitening.projection},
         "hidden": np.array(args.hidden), "dropout": args.dropout, "activation": "relu",
-    })
+    }, path)
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -159,79 +158,37 @@ def main(argv: list[str] | None = None) -> float:
     tinygrad_be.manual_seed(args.seed)  # the initial weights
     model = MLP(args.pca_dims, args.hidden[0], NUM_CLASSES, hidden=args.hidden[1:],
                 activation="relu", dropout=args.dropout)
-    loader = DataLoader(x_train, y_train, args.batch_size, shuffle=True, drop_last=True,
-                        seed=args.seed)
+    loader = DataLoader(TensorDataset(x_train, y_train), args.batch_size, shuffle=True,
+                        drop_last=True, seed=args.seed)  # fmt: skip
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
                           nesterov=True, weight_decay=args.weight_decay)
     total_steps = args.epochs * len(loader)
     warmup_steps = min(int(args.warmup_epochs * len(loader)), total_steps - 1)
     schedule = optim.WarmupCosineLR(optimizer, warmup_steps, total_steps)
-    history: dict[str, list[float]] = {"train_loss": [], "train_acc": [], "test_acc": []}
-    first_epoch = 0
-    if args.resume:
-        if not state_path.is_file():
-            raise FileNotFoundError(f"--resume: no saved state at {state_path}")
-        state = tinygrad_be.load(state_path)
-        saved = json.loads(str(state["config"]))
-        changed = {k: (saved.get(k), v) for k, v in json.loads(run_config(args)).items()
-                   if saved.get(k) != v}
-        if changed:
-            raise ValueError(
-                "--resume: these options differ from the saved run's (saved, given): "
-                + ", ".join(f"{k} {a!r} != {b!r}" for k, (a, b) in changed.items())
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        history = {key: [float(v) for v in state["history"][key]] for key in history}
-        first_epoch = len(history["test_acc"])
-        print(f"resumed after epoch {first_epoch} (test accuracy {history['test_acc'][-1]:.4f})")
     print(model)
     print(f"{model.num_parameters():,} parameters, {len(loader)} batches of {args.batch_size} "
           f"per epoch, {args.epochs} epochs")
 
-    flip = not args.no_flip
-    for epoch in range(first_epoch, args.epochs):
-        loader.epoch = epoch  # the data order of this epoch, whatever ran before
-        augment_rng = epoch_generator(args.seed, epoch, 1)
-        tinygrad_be.manual_seed(int(np.random.SeedSequence([args.seed, epoch, 2]).generate_state(1)[0]))  # dropout masks
-        total_loss, correct, seen = 0.0, 0, 0
-        # summary=False: in a log, the epoch's line printed below says it all.
-        bar = progress_bar(loader, desc=f"epoch {epoch + 1}/{args.epochs}", summary=False)
-        for images, labels in bar:
-            moved = augment(images.reshape(-1, *IMAGE_SHAPE), augment_rng, args.crop_pad, flip)
-            x = whitening.project(moved.reshape(len(images), -1))
-            logits = model(x)  # a numpy batch goes in without a copy
-            loss = F.cross_entropy(logits, smooth_targets(labels, args.label_smoothing))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total_loss += loss.item() * len(labels)
-            correct += int((logits.data.argmax(axis=1) == labels).sum())
-            seen += len(labels)
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
-        bar.close()
+    def whitened(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Augmented in pixel space, then projected: the network's input (n, pca_dims)."""
+        moved = augment(images.reshape(-1, *IMAGE_SHAPE), rng, args.crop_pad, not args.no_flip)
+        return whitening.project(moved.reshape(len(images), -1))
 
-        test_acc = evaluate(model, x_test, y_test)
-        history["train_loss"].append(total_loss / seen)
-        history["train_acc"].append(correct / seen)
-        history["test_acc"].append(test_acc)
-        if test_acc >= max(history["test_acc"]):
+    def keep_best(epoch: int, history: dict[str, list[float]]) -> None:
+        if history["test_acc"][-1] >= max(history["test_acc"]):
             model.save(best_path)
             save_feature_extractor(args.results / "train_cifar10_features.npz", model, whitening, args)
-        tinygrad_be.save(state_path, {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "schedule": schedule.state_dict(), "config": run_config(args),
-            "history": {key: np.array(values) for key, values in history.items()},
-        })
-        elapsed = time.perf_counter() - start_time
-        print(f"epoch {epoch + 1:3d}  loss {total_loss / seen:.4f}  train acc {correct / seen:.4f}  "
-              f"test acc {test_acc:.4f}  lr {schedule.get_last_lr()[0]:.4f}  {elapsed:.0f} s",
-              flush=True)
-        if args.stop_after is not None and epoch + 1 >= args.stop_after < args.epochs:
-            print(f"stopped after epoch {epoch + 1} of {args.epochs}; continue with --resume")
-            return test_acc
+
+    history = fit(
+        model, loader, optimizer,
+        lambda logits, labels: F.cross_entropy(
+            logits, smooth_targets(labels.numpy(), args.label_smoothing)),
+        epochs=args.epochs, evaluate=lambda: evaluate(model, x_test, y_test), seed=args.seed,
+        prepare=whitened, scheduler=schedule, state_path=state_path, config=run_config(args),
+        resume=args.resume, stop_after=args.stop_after, on_epoch_end=keep_best,
+    )  # fmt: skip
+    if len(history["test_acc"]) < args.epochs:  # stopped early: continue later with --resume
+        return history["test_acc"][-1]
 
     hidden = "-".join(str(h) for h in args.hidden)
     viz.plot_training_curves(history, args.results / "train_cifar10.png",
@@ -240,7 +197,7 @@ def main(argv: list[str] | None = None) -> float:
     # the most confidently wrong test images, shown from their pixels (re-read: x_test is whitened).
     model.eval()
     with no_grad():
-        probabilities = np.concatenate([model(x_test[i : i + 2000]).softmax(axis=1).data
+        probabilities = np.concatenate([model(x_test[i : i + 2000]).softmax(axis=1).numpy()
                                         for i in range(0, len(x_test), 2000)])  # fmt: skip
     model.train()
     matrix = viz.confusion_matrix(y_test, probabilities.argmax(axis=1), NUM_CLASSES)

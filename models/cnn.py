@@ -177,7 +177,7 @@ def load_cnn_features(path: str | os.PathLike) -> Callable[[np.ndarray], np.ndar
         with no_grad():
             for start in range(0, len(pixels), chunk):
                 images = standardizer(pixels[start : start + chunk].reshape(-1, *IMAGE_SHAPE))
-                out.append(model.features(images).data)
+                out.append(model.features(images)._data)
         return np.concatenate(out) if out else np.zeros((0, width), np.float32)
 
     return extract

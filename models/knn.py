@@ -75,7 +75,7 @@ InputData = ArrayLike | Tensor
 
 def _as_matrix(x: InputData, name: str) -> np.ndarray:
     """A non-empty 2-D numeric numpy array without NaN or infinity (no copy when possible)."""
-    array = x.data if isinstance(x, Tensor) else np.asarray(x)
+    array = x._data if isinstance(x, Tensor) else np.asarray(x)
     if array.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {array.shape}")
     if array.shape[0] == 0 or array.shape[1] == 0:
@@ -106,7 +106,7 @@ def _check_finite(array: np.ndarray, name: str) -> None:
 
 def _as_labels(y: InputData, n: int, name: str, data_name: str) -> np.ndarray:
     """Integer class labels as an int64 array of length `n`."""
-    labels = y.data if isinstance(y, Tensor) else np.asarray(y)
+    labels = y._data if isinstance(y, Tensor) else np.asarray(y)
     if labels.ndim != 1:
         raise ValueError(f"{name} must be 1-D (n_samples,), got shape {labels.shape}")
     if len(labels) != n:
@@ -389,7 +389,7 @@ class KNN:
     def _train(self) -> np.ndarray:
         if self.x_train is None:
             raise RuntimeError("this KNN is not fitted yet: call fit(x, y) first")
-        return self.x_train.data
+        return self.x_train._data
 
     def _distances(self, a: np.ndarray) -> np.ndarray:
         """(m, n_train) distances from a float32 chunk of test rows."""

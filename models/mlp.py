@@ -135,8 +135,8 @@ def _step(
         loss = F.cross_entropy(logits, targets)
     loss.backward()
     # `w - lr * grad` with a Python float keeps w's dtype (numpy's rules for scalars).
-    new_weights = tuple(w - learning_rate * p.grad for w, p in zip(weights, params, strict=True))
-    return new_weights, float(loss.item()), logits.data  # type: ignore[return-value]
+    new_weights = tuple(w - learning_rate * p.grad._data for w, p in zip(weights, params, strict=True))
+    return new_weights, float(loss.item()), logits._data  # type: ignore[return-value]
 
 
 def learn_once_mse(
@@ -174,7 +174,7 @@ def one_hot(labels: np.ndarray, num_classes: int | None = None) -> np.ndarray:
     Row i is all zeros except a one in column labels[i]. Labels must be non-negative integers
     below num_classes (ValueError otherwise).
     """
-    return F.one_hot(labels, num_classes).data
+    return F.one_hot(labels, num_classes)._data
 
 
 def learn_once_cross_entropy(
@@ -267,7 +267,7 @@ def test_mlp(
     labels = _check_labels(labels_test, data.shape[0], weights[2].shape[1], "labels_test", "data_test")
     with no_grad():
         logits = _logits([tinygrad_be.from_numpy(w) for w in weights], data)
-    return _accuracy(logits.data, labels)
+    return _accuracy(logits._data, labels)
 
 
 # The function above is the lab's API, not a pytest test.
@@ -419,7 +419,7 @@ def load_hidden_features(path: str | os.PathLike) -> Callable[[np.ndarray], np.n
         with no_grad():
             for start in range(0, len(pixels), chunk):
                 whitened = (pixels[start : start + chunk] * scale - mean) @ projection
-                out.append(features(whitened).data)
+                out.append(features(whitened)._data)
         return np.concatenate(out) if out else np.zeros((0, hidden[-1]), np.float32)
 
     return extract

@@ -50,7 +50,7 @@ def test_whitening_layer_is_fitted_and_frozen(rng):
     model = CifarNet((4, 8, 8))
     images = rng.normal(size=(20, 3, 32, 32)).astype(np.float32)
     model.fit_whitening(images)
-    frozen = model.whiten.weight.data.copy()
+    frozen = model.whiten.weight.detach().clone()
     trainable = model.trainable_parameters()
     assert all(p is not model.whiten.weight and p is not model.whiten.bias for p in trainable)
     optimizer = optim.SGD(trainable, lr=0.1, momentum=0.9)

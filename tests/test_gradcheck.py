@@ -120,16 +120,16 @@ def test_refuses_nothing_to_check_and_a_misshapen_weighting() -> None:
 def test_leaves_the_inputs_as_they_were() -> None:
     data = np.array([0.5, 1.5, -2.0])
     x = from_numpy(data).requires_grad_()
-    previous_grad = np.array([7.0, 8.0, 9.0])
+    previous_grad = from_numpy(np.array([7.0, 8.0, 9.0]))
     x.grad = previous_grad
     gradcheck(lambda x: (x * x).sum(), x)
-    assert x.data is data and x.grad is previous_grad
+    assert x.detach().numpy() is data and x.grad is previous_grad
     np.testing.assert_array_equal(data, [0.5, 1.5, -2.0])
     np.testing.assert_array_equal(previous_grad, [7.0, 8.0, 9.0])
     # ... also when it fails.
     with pytest.raises(GradcheckError):
         gradcheck(lambda x: SquareWrongAt.apply(x, element=(2,), error=1.0), x)
-    assert x.data is data and x.grad is previous_grad
+    assert x.detach().numpy() is data and x.grad is previous_grad
     np.testing.assert_array_equal(data, [0.5, 1.5, -2.0])
 
 

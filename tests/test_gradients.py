@@ -659,3 +659,50 @@ def test_a_node_reused_by_the_new_ops(data: st.DataObject) -> None:
         )
 
     check(data, fn, data.draw(values(shape, magnitudes(0.05, 2.0))))
+
+
+# --------------------------------------------------------------------------------------------------
+# torch's names: sin, cos, clone, item assignment (recorded in the graph)
+TORCH_ELEMENTWISE = {
+    "sin": lambda x: x.sin(),
+    "cos": lambda x: x.cos(),
+    "clone": lambda x: x.clone(),
+    "tinygrad_be.sin": lambda x: tinygrad_be.sin(x),
+    "square": lambda x: x.square(),
+}
+
+
+@pytest.mark.parametrize("name", TORCH_ELEMENTWISE)
+@given(data=st.data())
+def test_torch_named_elementwise(name: str, data: st.DataObject) -> None:
+    check(data, TORCH_ELEMENTWISE[name], data.draw(values(data.draw(SHAPES))))
+
+
+@given(data=st.data())
+def test_item_assignment_of_a_broadcast_value(data: st.DataObject) -> None:
+    """`y[index] = value` with a value broadcast into the slice: both y's earlier graph (the
+    elements not overwritten) and the value get their gradients."""
+    shape = data.draw(array_shapes(min_dims=2, max_dims=3, min_side=2, max_side=4))
+    row = data.draw(st.integers(0, shape[0] - 1), label="row")
+    value_shape = data.draw(st.sampled_from([(), (shape[-1],), (1,) * (len(shape) - 1)]), label="value")
+
+    def fn(x: Tensor, v: Tensor) -> Tensor:
+        y = x.sin() * 2
+        y[row] = v.exp()
+        return y * y
+
+    check(data, fn, data.draw(values(shape)), data.draw(values(value_shape)))
+
+
+@given(data=st.data())
+def test_a_node_reused_across_an_item_assignment(data: st.DataObject) -> None:
+    """`y` is used before and after `y[0] = ...`: the earlier uses see y as it was."""
+    shape = data.draw(array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=4))
+
+    def fn(x: Tensor) -> Tensor:
+        y = x.cos() + x
+        before = y.sum() + y.reshape(-1)[0]  # ops that saved nothing of y
+        y[0] = x[0].sin() * y[1]
+        return before + (y * x).sum() + y.clone().sum()
+
+    check(data, fn, data.draw(values(shape)))

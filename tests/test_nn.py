@@ -22,7 +22,7 @@ from hypothesis.extra.numpy import arrays
 import tinygrad_be
 import tinygrad_be.nn.functional as F
 from tinygrad_be import Tensor, gradcheck, nn, no_grad, optim
-from tinygrad_be.utils.data import DataLoader
+from tinygrad_be.utils.data import DataLoader, TensorDataset
 
 SIZES = st.integers(1, 5)
 
@@ -33,7 +33,7 @@ def values(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
 
 
 def snapshot(model: nn.Module) -> dict[str, np.ndarray]:
-    return {name: t.data.copy() for name, t in model.named_parameters()}
+    return {name: t.detach().clone() for name, t in model.named_parameters()}
 
 
 def assert_unchanged(model: nn.Module, before: dict[str, np.ndarray]) -> None:
@@ -295,7 +295,7 @@ def test_small_mlp_learns_generated_data_quickly():
         nn.Linear(32, 2, rng=rng),
     )  # fmt: skip
     optimizer = optim.Adam(model.parameters(), lr=0.02)
-    loader = DataLoader(x_train, y_train, batch_size=64, seed=0)
+    loader = DataLoader(TensorDataset(x_train, y_train), batch_size=64, shuffle=True, seed=0)
     start = time.perf_counter()
     epoch_losses = []
     for _ in range(15):

@@ -62,7 +62,7 @@ def test_threads_do_not_change_results(rng):
             xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
             out = F.max_pool2d(F.conv2d(xt, wt, padding=1), 2)
             out.backward(np.ones(out.shape, np.float32))
-            results.append((out.numpy(), xt.grad.copy(), wt.grad.copy()))
+            results.append((out.detach().numpy(), xt.grad.clone(), wt.grad.clone()))
     finally:
         parallel.set_num_threads(previous)
         parallel.MIN_BYTES_PER_THREAD = old_minimum

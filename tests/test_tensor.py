@@ -84,17 +84,47 @@ def test_attributes() -> None:
     assert x.grad is None and not x.requires_grad and x.is_leaf
     assert Tensor(x).shape == (2, 3)  # a Tensor from a Tensor
     assert [row.shape for row in x] == [(3,), (3,)]
-    assert "dtype=float32" in repr(x)
+    # torch prints the dtype only when it is not the default for its kind
+    assert repr(x) == "tensor([[0., 1., 2.],\n        [3., 4., 5.]])"
+    assert repr(x.double()) == "tensor([[0., 1., 2.],\n        [3., 4., 5.]], dtype=float64)"
 
 
-def test_numpy_returns_a_copy_and_data_does_not() -> None:
+def test_repr_reads_like_torchs() -> None:
+    # torch 2.13 prints exactly these
+    assert repr(Tensor(3.0)) == "tensor(3.)"
+    assert repr(Tensor([1.5, 2.25])) == "tensor([1.5000, 2.2500])"
+    assert repr(Tensor([1, 2])) == "tensor([1, 2])"
+    assert repr(Tensor([0.1, 0.2], requires_grad=True)) == "tensor([0.1000, 0.2000], requires_grad=True)"
+    y = Tensor([1.0], requires_grad=True) * 2
+    assert repr(y) == "tensor([2.], grad_fn=<MulBackward0>)"
+
+
+def test_numpy_shares_memory_as_torchs_bridge() -> None:
     x = Tensor([1.0, 2.0])
-    copy = x.numpy()
-    copy[0] = 100.0
-    assert x.data[0] == 1.0
-    x.data[1] = 7.0
-    assert x.numpy()[1] == 7.0
-    np.testing.assert_array_equal(np.asarray(x), [1.0, 7.0])
+    n = x.numpy()
+    x.add_(1)
+    assert n.tolist() == [2.0, 3.0]  # torch: the array follows the tensor
+    n[0] = 100.0
+    assert x[0].item() == 100.0
+    w = Tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"detach\(\)\.numpy\(\)"):
+        w.numpy()
+    assert w.detach().numpy() is w.numpy(force=True)
+
+
+def test_data_and_grad_are_tensors_sharing_memory() -> None:
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    assert isinstance(w.data, Tensor) and isinstance(w.grad, Tensor)
+    assert not w.data.requires_grad
+    w.data.sub_(0.5 * w.grad)  # torch's old-style update: in place, through .data
+    assert w.tolist() == [0.0, 0.0]
+    w.grad.zero_()
+    assert w.grad.tolist() == [0.0, 0.0]
+    with pytest.raises(TypeError, match="Tensor or None"):
+        w.grad = np.zeros(2)
+    with pytest.raises(ValueError, match=r"shape \(3,\)"):
+        w.grad = Tensor([1.0, 2.0, 3.0])
 
 
 def test_item() -> None:
@@ -109,7 +139,7 @@ def test_detach_shares_data_but_not_the_graph() -> None:
     y = x * 2
     d = y.detach()
     assert not d.requires_grad and d.is_leaf
-    assert d.data is y.data
+    assert np.shares_memory(d.numpy(), y.detach().numpy())
 
 
 def test_astype_is_differentiable_and_casts_the_gradient_back() -> None:
@@ -144,7 +174,7 @@ def test_data_setter_accepts_the_same_shape() -> None:
     w = Tensor(np.zeros((2, 3), dtype=np.float32), requires_grad=True)
     new = np.ones((2, 3), dtype=np.float32)
     w.data = new
-    assert w.data is new and w.requires_grad
+    assert w.detach().numpy() is new and w.requires_grad
 
 
 def test_data_setter_refuses_another_shape_naming_both() -> None:
@@ -352,7 +382,7 @@ def test_retain_graph_allows_a_second_backward() -> None:
     h = x.exp()
     y = (h * x).sum()
     y.backward(retain_graph=True)
-    first = x.grad.copy()
+    first = x.grad.clone()
     y.backward(retain_graph=True)
     np.testing.assert_allclose(x.grad, 2 * first)
     # Another output sharing the retained part of the graph can still backward.

@@ -312,19 +312,19 @@ def test_zero_dim_tensors() -> None:
     """Before: Tensor(0.5).sigmoid() raised, a 0-d leaf did not accumulate, zero_grad(False) left
     a 0-d grad alone, and a broadcast 0-d tensor got a numpy scalar as its gradient."""
     s = Tensor(0.5).sigmoid()
-    assert isinstance(s.data, np.ndarray) and s.data.shape == ()
+    assert isinstance(s.data, Tensor) and s.data.shape == ()
     x = Tensor(2.0, requires_grad=True)
     (x * 3.0).backward()
     (x * 3.0).backward()
-    assert isinstance(x.grad, np.ndarray) and x.grad == 6.0
+    assert isinstance(x.grad._data, np.ndarray) and x.grad == 6.0
     optimizer = optim.SGD([x], lr=0.1)
     optimizer.zero_grad(set_to_none=False)
     assert x.grad == 0.0
     x.grad = None
     (x * Tensor(np.ones((2, 3), np.float32))).sum().backward()
-    assert isinstance(x.grad, np.ndarray) and x.grad.shape == () and x.grad == 6.0
+    assert isinstance(x.grad._data, np.ndarray) and x.grad.shape == () and x.grad == 6.0
     for op in (lambda t: t.exp(), lambda t: t.tanh(), lambda t: t.relu(), lambda t: -t, abs):
-        assert isinstance(op(Tensor(0.5)).data, np.ndarray)
+        assert isinstance(op(Tensor(0.5))._data, np.ndarray)
 
 
 def test_a_second_backward_through_ops_that_saved_nothing_works() -> None:
@@ -516,7 +516,7 @@ def test_adam_and_adamw_amsgrad_match_torch() -> None:
         p = Tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
         optimizer = make(p)
         for g in grads:
-            p.grad = np.array(g)
+            p.grad = tinygrad_be.from_numpy(np.array(g))
             optimizer.step()
         close(p.data, expected)
         restored = make(Tensor(np.zeros(3), requires_grad=True))
@@ -532,7 +532,7 @@ def test_parameter_groups_and_a_schedule_match_torch() -> None:
     )
     scheduler = optim.StepLR(optimizer, step_size=1, gamma=0.5)
     for _ in range(3):
-        a.grad, b.grad = np.array([1.0, -1.0]), np.array([2.0])
+        a.grad, b.grad = tinygrad_be.tensor([1.0, -1.0], dtype=np.float64), tinygrad_be.tensor([2.0], dtype=np.float64)
         optimizer.step()
         scheduler.step()
     close(a.data, GROUPS[0])
@@ -560,8 +560,8 @@ def test_clip_grad_norm_matches_torch() -> None:
     for max_norm, norm_type, expected in [(1.0, 2.0, CLIP), (2.0, np.inf, CLIP_INF)]:
         q1 = Tensor(np.zeros(3), requires_grad=True)
         q2 = Tensor(np.zeros((2, 2)), requires_grad=True)
-        q1.grad = np.array([3.0, 0.0, -4.0])
-        q2.grad = np.array([[1.0, 2.0], [0.0, -2.0]])
+        q1.grad = tinygrad_be.tensor([3.0, 0.0, -4.0], dtype=np.float64)
+        q2.grad = tinygrad_be.tensor([[1.0, 2.0], [0.0, -2.0]], dtype=np.float64)
         total = nn.utils.clip_grad_norm_([q1, q2], max_norm, norm_type=norm_type)
         close(total.data, expected[0])
         close(q1.grad, expected[1])

@@ -1,7 +1,7 @@
 """Convolution and pooling: the ops of a convolutional network, each a `Function`.
 
 The API is torch's: tensors are NCHW (batch, channels, height, width) and a convolution weight is
-(out_channels, in_channels, kh, kw). Inside, the ops work channels-last (NHWC), because then
+(out_channels, in_channels / groups, kh, kw). Inside, the ops work channels-last (NHWC), because then
 
 - the im2col matrix of a convolution is a gather of contiguous runs of `kw * C` values, and its
   product with the weight is one BLAS GEMM whose result *is* the NHWC output: no transpose;
@@ -20,8 +20,18 @@ Convolution (`Conv2d`), for x (N, C, H, W) and weight (F, C, kh, kw):
     (GEMM 3 runs one kernel offset at a time, so each offset's columns are one contiguous block
     that is added at once: see `_col2im_add`.)
 
+With `groups = g`, input and output channels are split into g groups and group k's outputs see only
+group k's inputs: the columns are built group by group, (g, N·Ho·Wo, kh·kw·C/g), and each GEMM above
+becomes one *batched* GEMM over the groups (`np.matmul` on stacks of matrices). `dilation` spaces the
+kernel's taps apart: it only changes the strides of the windows view and where col2im adds.
+
 When the column matrix of a batch would exceed `MEMORY_BUDGET_BYTES`, the batch is processed in
 chunks of samples, and backward rebuilds each chunk's columns instead of keeping them all.
+
+Depthwise convolution (`DepthwiseConv2d`, groups = C: each output channel sees one input channel)
+has no GEMM worth the name (its batched GEMMs would have an inner dimension of kh·kw), so it is a
+sum over the kh·kw shifted windows, written as one `np.einsum` over the windows view, vectorised
+over batch, pixels and channels; see the class for its backward.
 
 Pooling slides a window over each channel. Both kinds loop over the kh·kw offsets *inside* the
 window (4 for 2×2), each step one vectorised operation on a strided slice of the whole batch; never
@@ -49,6 +59,10 @@ __all__ = [
 ]
 
 Array = np.ndarray
+Pair = tuple[int, int]
+# Padding of an image: (ph, pw) on both sides, or ((top, bottom), (left, right)) (padding='same'
+# with an even kernel pads one more row/column after than before, as torch does).
+Padding = Pair | tuple[Pair, Pair]
 
 # Largest im2col matrix (bytes) built at once; a larger batch is processed in chunks of samples.
 MEMORY_BUDGET_BYTES = 512 * 2**20
@@ -56,7 +70,7 @@ MEMORY_BUDGET_BYTES = 512 * 2**20
 
 # --------------------------------------------------------------------------------------------------
 # Arguments
-def _pair(name: str, what: str, value: Any) -> tuple[int, int]:
+def _pair(name: str, what: str, value: Any) -> Pair:
     """An int or a pair of ints -> a pair of ints (torch accepts both)."""
     pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
@@ -64,35 +78,48 @@ def _pair(name: str, what: str, value: Any) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
-def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    """torch's output length of a window sliding over `size` (windows that do not fit are dropped)."""
-    return (size + 2 * padding - kernel) // stride + 1
+def _sides(padding: Padding) -> tuple[Pair, Pair]:
+    """Either form of `Padding` -> ((top, bottom), (left, right))."""
+    if isinstance(padding[0], tuple):
+        return padding  # type: ignore[return-value]
+    return (padding[0], padding[0]), (padding[1], padding[1])  # type: ignore[return-value]
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
+    """torch's output length of a window sliding over `size` (windows that do not fit are dropped).
+
+    A dilated kernel spans dilation·(kernel - 1) + 1 input values.
+    """
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def _window_shape(
     name: str,
     x_shape: tuple[int, ...],
     kernel: tuple[int, int],
-    stride: tuple[int, int],
-    padding: tuple[int, int],
-) -> tuple[int, int]:
+    stride: Pair,
+    padding: Padding,
+    dilation: Pair = (1, 1),
+) -> Pair:
     """Check the window arguments against an NCHW input; return the output's (height, width)."""
+    sides = _sides(padding)
     if min(kernel) <= 0:
         raise ValueError(f"{name}: kernel size must be positive, got {kernel} (input {x_shape})")
     if min(stride) <= 0:
         raise ValueError(f"{name}: stride must be positive, got {stride} (input {x_shape})")
-    if min(padding) < 0:
+    if min(dilation) <= 0:
+        raise ValueError(f"{name}: dilation must be positive, got {dilation} (input {x_shape})")
+    if min(sides[0] + sides[1]) < 0:
         raise ValueError(f"{name}: padding must be >= 0, got {padding} (input {x_shape})")
-    height, width = x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1]
-    if kernel[0] > height or kernel[1] > width:
+    height, width = x_shape[2] + sum(sides[0]), x_shape[3] + sum(sides[1])
+    span = (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
+    if span[0] > height or span[1] > width:
+        dilated = f" with dilation {dilation} (spanning {span})" if dilation != (1, 1) else ""
         raise ValueError(
-            f"{name}: kernel {kernel} is larger than the padded input ({height}, {width}) "
+            f"{name}: kernel {kernel}{dilated} is larger than the padded input ({height}, {width}) "
             f"(input shape {tuple(x_shape)}, padding {padding})"
         )
-    return (
-        conv_output_size(x_shape[2], kernel[0], stride[0], padding[0]),
-        conv_output_size(x_shape[3], kernel[1], stride[1], padding[1]),
-    )
+    return (height - span[0]) // stride[0] + 1, (width - span[1]) // stride[1] + 1
 
 
 def _check_4d(name: str, x_shape: tuple[int, ...]) -> None:
@@ -102,51 +129,71 @@ def _check_4d(name: str, x_shape: tuple[int, ...]) -> None:
 
 # --------------------------------------------------------------------------------------------------
 # im2col / col2im on channels-last arrays
-def _pad_nhwc(x_nchw: Array, padding: tuple[int, int], fill: float = 0.0) -> Array:
+def _pad_nhwc(x_nchw: Array, padding: Padding, fill: float = 0.0) -> Array:
     """NCHW input -> NHWC array with `padding` rows/columns of `fill` around each image.
 
     One copy does both the layout change and the padding (and is free of any copy when the input
     is already channels-last memory and needs no padding).
     """
     x = x_nchw.transpose(0, 2, 3, 1)
-    if x.flags.c_contiguous and padding == (0, 0):
+    (top, bottom), (left, right) = _sides(padding)
+    padded_at_all = top or bottom or left or right
+    if x.flags.c_contiguous and not padded_at_all:
         return x
-    (ph, pw), (n, h, w, c) = padding, x.shape
-    padded = np.empty((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
+    n, h, w, c = x.shape
+    padded = np.empty((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
 
     def pad(start: int, stop: int) -> None:
-        if ph or pw:
+        if padded_at_all:
             padded[start:stop].fill(fill)
-        padded[start:stop, ph : ph + h, pw : pw + w] = x[start:stop]
+        padded[start:stop, top : top + h, left : left + w] = x[start:stop]
 
     over_batch(n, pad, padded.nbytes)
     return padded
 
 
 def _windows(
-    padded: Array, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]
+    padded: Array,
+    kernel: tuple[int, int],
+    stride: Pair,
+    out_hw: Pair,
+    dilation: Pair = (1, 1),
 ) -> Array:
-    """A read-only strided view (N, Ho, Wo, kh, kw, C) of every window of an NHWC array."""
-    sn, sh, sw, sc = padded.strides
-    n, _, _, c = padded.shape
+    """A read-only strided view (N, Ho, Wo, kh, kw, C...) of every window of an NHWC array.
+
+    Window (y, x) starts at pixel (y·stride, x·stride); its tap (i, j) is pixel
+    (y·stride + i·dilation, x·stride + j·dilation). Trailing axes after H, W are kept as they are.
+    """
+    sn, sh, sw, *rest = padded.strides
     return as_strided(
         padded,
-        shape=(n, *out_hw, *kernel, c),
-        strides=(sn, sh * stride[0], sw * stride[1], sh, sw, sc),
+        shape=(padded.shape[0], *out_hw, *kernel, *padded.shape[3:]),
+        strides=(sn, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1], *rest),
         writeable=False,
     )
 
 
 def _im2col(
-    padded: Array, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]
+    padded: Array,
+    kernel: tuple[int, int],
+    stride: Pair,
+    out_hw: Pair,
+    dilation: Pair,
+    groups: int,
 ) -> Array:
-    """The column matrix (N·Ho·Wo, kh·kw·C): row = one output pixel, its window flattened."""
-    windows = _windows(padded, kernel, stride, out_hw)
-    n = padded.shape[0]
-    cols = np.empty((n, *out_hw, *kernel, padded.shape[3]), dtype=padded.dtype)
-    # The one real copy: runs of kw·C contiguous values.
-    over_batch(n, lambda start, stop: np.copyto(cols[start:stop], windows[start:stop]), cols.nbytes)
-    return cols.reshape(n * out_hw[0] * out_hw[1], -1)
+    """The column matrices (groups, N·Ho·Wo, kh·kw·C/groups): row = one output pixel, its window
+    flattened, one matrix per group of channels (with one group: runs of kw·C contiguous values)."""
+    windows = _windows(padded, kernel, stride, out_hw, dilation)  # (N, Ho, Wo, kh, kw, C)
+    n, c = padded.shape[0], padded.shape[3]
+    # Split the channels into groups, the group axis first (views, nothing copied yet).
+    by_group = np.moveaxis(windows.reshape(*windows.shape[:5], groups, c // groups), 5, 0)
+    cols = np.empty(by_group.shape, dtype=padded.dtype)
+
+    def copy(start: int, stop: int) -> None:  # the one real copy
+        np.copyto(cols[:, start:stop], by_group[:, start:stop])
+
+    over_batch(n, copy, cols.nbytes)
+    return cols.reshape(groups, n * out_hw[0] * out_hw[1], -1)
 
 
 def _col2im_add(
@@ -154,24 +201,33 @@ def _col2im_add(
     grad_out: Array,
     w_matrix: Array,
     kernel: tuple[int, int],
-    stride: tuple[int, int],
-    out_hw: tuple[int, int],
+    stride: Pair,
+    out_hw: Pair,
+    dilation: Pair,
 ) -> None:
     """Add the input gradient of a convolution into `target`, the padded NHWC input's gradient.
 
-    `grad_out` (n·Ho·Wo, F) is the output's gradient and `w_matrix` (kh·kw·C, F) the weight. The
-    columns' gradient is grad_out @ w_matrixᵀ; it is computed one kernel offset (i, j) at a time,
-    a (n·Ho·Wo, C) block, because window (y, x) covers pixel (y·stride + i, x·stride + j): so the
-    block is added to one strided slice of `target`, with long contiguous runs on both sides. (All
-    offsets in one GEMM would interleave them, and the additions would crawl through runs of C.)
+    `grad_out` (groups, n·Ho·Wo, F/groups) is the output's gradient and `w_matrix`
+    (groups, kh·kw·C/groups, F/groups) the weight. The columns' gradient is grad_out @ w_matrixᵀ;
+    it is computed one kernel offset (i, j) at a time, a (n·Ho·Wo, C) block, because window (y, x)
+    covers pixel (y·stride + i·dilation, x·stride + j·dilation): so the block is added to one
+    strided slice of `target`, with long contiguous runs on both sides. (All offsets in one GEMM
+    would interleave them, and the additions would crawl through runs of C.)
     """
     n, _, _, c = target.shape
+    groups, rows, _ = grad_out.shape
+    per_group = c // groups
     (ho, wo), (sh, sw) = out_hw, stride
-    block = np.empty((grad_out.shape[0], c), dtype=target.dtype)
+    block = np.empty((rows, c), dtype=target.dtype)
+    block_groups = block.reshape(rows, groups, per_group).transpose(1, 0, 2)  # a view of block
     block_nhwc = block.reshape(n, ho, wo, c)
     for offset, (i, j) in enumerate(np.ndindex(*kernel)):
-        np.matmul(grad_out, w_matrix[offset * c : (offset + 1) * c].T, out=block)
-        covered = target[:, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
+        w_offset = w_matrix[:, offset * per_group : (offset + 1) * per_group]
+        np.matmul(grad_out, w_offset.transpose(0, 2, 1), out=block_groups)
+        top, left = i * dilation[0], j * dilation[1]
+        covered = target[
+            :, top : top + sh * (ho - 1) + 1 : sh, left : left + sw * (wo - 1) + 1 : sw
+        ]
 
         def add(start: int, stop: int, covered: Array = covered) -> None:
             covered[start:stop] += block_nhwc[start:stop]
@@ -179,78 +235,89 @@ def _col2im_add(
         over_batch(n, add, block.nbytes)
 
 
-def _chunks(n: int, bytes_per_sample: int) -> list[tuple[int, int]]:
+def _chunks(n: int, bytes_per_sample: int) -> list[Pair]:
     """[start, stop) ranges of samples whose column matrices fit `MEMORY_BUDGET_BYTES`."""
     per_chunk = max(1, MEMORY_BUDGET_BYTES // max(bytes_per_sample, 1))
     return [(start, min(start + per_chunk, n)) for start in range(0, n, per_chunk)]
 
 
+def _crop(padded: Array, padding: Padding, input_shape: tuple[int, ...]) -> Array:
+    """The gradient of a padded NHWC input, cropped to the input and viewed as NCHW."""
+    ((top, _), (left, _)), (h, w) = _sides(padding), input_shape[2:]
+    return padded[:, top : top + h, left : left + w].transpose(0, 3, 1, 2)
+
+
 # --------------------------------------------------------------------------------------------------
 # Convolution
 class Conv2d(Function):
-    """2-D cross-correlation (torch's conv2d): im2col + one GEMM forward, two GEMMs backward."""
+    """2-D cross-correlation (torch's conv2d): im2col + one (batched) GEMM forward, two backward.
+
+    Shapes are checked by `conv2d`; `groups` splits the channels (1: an ordinary convolution).
+    """
 
     def forward(
         self,
         x: Array,
         weight: Array,
         *bias: Array,
-        stride: tuple[int, int],
-        padding: tuple[int, int],
+        stride: Pair,
+        padding: Padding,
+        dilation: Pair,
+        groups: int,
     ) -> Array:
-        if x.ndim != 4 or weight.ndim != 4:
-            raise ValueError(
-                f"conv2d: input must be (N, C, H, W) and weight (F, C, kh, kw), got shapes "
-                f"{x.shape} and {weight.shape}"
-            )
-        if x.shape[1] != weight.shape[1]:
-            raise ValueError(
-                f"conv2d: input has {x.shape[1]} channels (shape {x.shape}) but the weight expects "
-                f"{weight.shape[1]} (shape {weight.shape})"
-            )
-        if bias and bias[0].shape != (weight.shape[0],):
-            raise ValueError(
-                f"conv2d: bias must have shape ({weight.shape[0]},), got {bias[0].shape}"
-            )
         kernel = (weight.shape[2], weight.shape[3])
-        out_hw = _window_shape("conv2d", x.shape, kernel, stride, padding)
+        out_hw = _window_shape("conv2d", x.shape, kernel, stride, padding, dilation)
         n, c = x.shape[:2]
         filters = weight.shape[0]
         padded = _pad_nhwc(x, padding)
-        # W as (kh·kw·C, F), the row order of the columns' (kh, kw, C) windows.
-        w_matrix = np.ascontiguousarray(weight.transpose(2, 3, 1, 0)).reshape(-1, filters)
-        rows_per_sample = out_hw[0] * out_hw[1]
-        chunks = _chunks(n, rows_per_sample * w_matrix.shape[0] * x.itemsize)
-        out = np.empty((n * rows_per_sample, filters), dtype=np.result_type(x, weight))
+        # W as one matrix (kh·kw·C/g, F/g) per group, rows in the order of the columns' windows.
+        w_groups = weight.reshape(groups, filters // groups, c // groups, *kernel)
+        w_matrix = np.ascontiguousarray(w_groups.transpose(0, 3, 4, 2, 1))
+        w_matrix = w_matrix.reshape(groups, -1, filters // groups)
+        rows = out_hw[0] * out_hw[1]  # output pixels (column rows) per sample
+        chunks = _chunks(n, rows * w_matrix.shape[1] * groups * x.itemsize)
+        out = np.empty((n * rows, filters), dtype=np.result_type(x, weight))
+        out_groups = out.reshape(n * rows, groups, -1).transpose(1, 0, 2)  # a view of out
         self.cols = None
         for start, stop in chunks:
-            cols = _im2col(padded[start:stop], kernel, stride, out_hw)
-            np.matmul(cols, w_matrix, out=out[start * rows_per_sample : stop * rows_per_sample])
+            cols = _im2col(padded[start:stop], kernel, stride, out_hw, dilation, groups)
+            np.matmul(cols, w_matrix, out=out_groups[:, start * rows : stop * rows])
             if len(chunks) == 1:
                 self.cols = cols  # fits the budget: keep it for the weight gradient
         if bias:
             out += bias[0]
         self.padded, self.w_matrix, self.chunks = padded, w_matrix, chunks
         self.kernel, self.stride, self.padding, self.out_hw = kernel, stride, padding, out_hw
+        self.dilation, self.groups = dilation, groups
         self.input_shape, self.weight_shape = x.shape, weight.shape
         return out.reshape(n, *out_hw, filters).transpose(0, 3, 1, 2)
 
     def backward(self, grad: Array) -> tuple[Array | None, ...]:
         need_x, need_w, *need_b = self.needs_input_grad
-        n, c, h, w = self.input_shape
-        filters, _, kh, kw = self.weight_shape
-        ho, wo = self.out_hw
+        filters, per_group, kh, kw = self.weight_shape
+        groups, rows = self.groups, self.out_hw[0] * self.out_hw[1]
         g = _pad_nhwc(grad, (0, 0)).reshape(-1, filters)  # free when grad is channels-last
-        grad_w_matrix = np.zeros_like(self.w_matrix) if need_w else None
+        g_groups = g.reshape(len(g), groups, -1).transpose(1, 0, 2)  # (groups, N·Ho·Wo, F/g)
+        grad_w_matrix = None
         grad_padded = np.zeros_like(self.padded) if need_x else None
-        rows = ho * wo
         for start, stop in self.chunks:
-            g_chunk = g[start * rows : stop * rows]
+            g_chunk = g_groups[:, start * rows : stop * rows]
             if need_w:
                 cols = self.cols
                 if cols is None:
-                    cols = _im2col(self.padded[start:stop], self.kernel, self.stride, self.out_hw)
-                grad_w_matrix += cols.T @ g_chunk
+                    cols = _im2col(
+                        self.padded[start:stop],
+                        self.kernel,
+                        self.stride,
+                        self.out_hw,
+                        self.dilation,
+                        groups,
+                    )
+                product = np.matmul(cols.transpose(0, 2, 1), g_chunk)
+                if grad_w_matrix is None:
+                    grad_w_matrix = product
+                else:
+                    grad_w_matrix += product
             if need_x:
                 _col2im_add(
                     grad_padded[start:stop],
@@ -259,36 +326,184 @@ class Conv2d(Function):
                     self.kernel,
                     self.stride,
                     self.out_hw,
+                    self.dilation,
                 )
         grad_x = grad_w = None
         if need_x:
-            ph, pw = self.padding
-            grad_x = grad_padded[:, ph : ph + h, pw : pw + w].transpose(0, 3, 1, 2)
-        if need_w:
-            grad_w = grad_w_matrix.reshape(kh, kw, c, filters).transpose(3, 2, 0, 1)
+            grad_x = _crop(grad_padded, self.padding, self.input_shape)
+        if need_w:  # (groups, kh·kw·C/g, F/g) -> (F, C/g, kh, kw)
+            grad_w = grad_w_matrix.reshape(groups, kh, kw, per_group, -1).transpose(0, 4, 3, 1, 2)
+            grad_w = grad_w.reshape(self.weight_shape)
         if need_b:
             grad_b = g.sum(axis=0) if need_b[0] else None
             return grad_x, grad_w, grad_b
         return grad_x, grad_w
 
 
+class DepthwiseConv2d(Function):
+    """Depthwise convolution: groups = C, weight (m·C, 1, kh, kw), output channel c·m + k sees only
+    input channel c (m, the channel multiplier, is usually 1).
+
+    With the multiplier folded in (each input channel repeated m times, so that channel f of the
+    repeated input feeds output channel f), every output channel is the sum over the kh·kw taps:
+
+        forward   out[n, y, x, f] = Σ_ij  xp[n, y·s + i·d, x·s + j·d, f] · w[i, j, f]
+        backward  dw[i, j, f]     = Σ_nyx xp[n, y·s + i·d, x·s + j·d, f] · dout[n, y, x, f]
+                  dxp             = the same sum as forward, over the output gradient spread out
+                                    (dout[y] at row y·s, zeros between, d·(k - 1) zeros before)
+                                    with the kernel flipped: a transposed convolution
+
+    (xp: the padded NHWC input, s: stride, d: dilation.) Each line is one `np.einsum` on a strided
+    windows view, vectorised over batch, pixels and channels; no column matrix is built, and no
+    GEMM multiplies zeros.
+    """
+
+    def forward(
+        self,
+        x: Array,
+        weight: Array,
+        *bias: Array,
+        stride: Pair,
+        padding: Padding,
+        dilation: Pair,
+    ) -> Array:
+        kernel = (weight.shape[2], weight.shape[3])
+        out_hw = _window_shape("conv2d", x.shape, kernel, stride, padding, dilation)
+        filters, channels = weight.shape[0], x.shape[1]
+        padded = _pad_nhwc(x, padding)
+        if filters > channels:  # a multiplier m > 1: channel c is read by m output channels
+            padded = np.repeat(padded, filters // channels, axis=3)
+        taps = np.ascontiguousarray(weight.reshape(filters, *kernel).transpose(1, 2, 0))
+        windows = _windows(padded, kernel, stride, out_hw, dilation)  # (N, Ho, Wo, kh, kw, F)
+        out = np.einsum("nyxijf,ijf->nyxf", windows, taps)
+        if bias:
+            out += bias[0]
+        self.padded, self.windows, self.taps = padded, windows, taps
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.input_shape, self.weight_shape = x.shape, weight.shape
+        return out.transpose(0, 3, 1, 2)
+
+    def backward(self, grad: Array) -> tuple[Array | None, ...]:
+        need_x, need_w, *need_b = self.needs_input_grad
+        g = _pad_nhwc(grad, (0, 0))  # (N, Ho, Wo, F), free when grad is channels-last
+        grad_x = grad_w = None
+        if need_w:
+            taps_grad = np.einsum("nyxijf,nyxf->ijf", self.windows, g)  # (kh, kw, F)
+            grad_w = taps_grad.transpose(2, 0, 1).reshape(self.weight_shape)
+        if need_x:
+            grad_x = self._input_grad(g)
+        if need_b:
+            return grad_x, grad_w, g.sum(axis=(0, 1, 2)) if need_b[0] else None
+        return grad_x, grad_w
+
+    def _input_grad(self, g: Array) -> Array:
+        """The transposed convolution: scatter each output gradient back over its window."""
+        n, c, h, w = self.input_shape
+        kh, kw, filters = self.taps.shape
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)  # how far a window spans beyond its start
+        _, height, width, _ = self.padded.shape
+        # spread[r] = g[y] at r = reach + y·stride: then padded pixel t gets
+        # Σ_i g[y]·w[i] over y·s + i·d = t, i.e. Σ_i' spread[t + i'·d]·w[k-1-i'] (i' = k-1-i).
+        spread = np.zeros((n, height + reach_h, width + reach_w, filters), dtype=g.dtype)
+        ho, wo = g.shape[1:3]
+        spread[
+            :,
+            reach_h : reach_h + sh * (ho - 1) + 1 : sh,
+            reach_w : reach_w + sw * (wo - 1) + 1 : sw,
+        ] = g
+        # Only the pixels inside the padding are wanted: windows from (top, left), (h, w) of them.
+        (top, _), (left, _) = _sides(self.padding)
+        windows = _windows(spread[:, top:, left:], (kh, kw), (1, 1), (h, w), self.dilation)
+        flipped = np.ascontiguousarray(self.taps[::-1, ::-1])
+        grad = np.einsum("nyxijf,ijf->nyxf", windows, flipped)
+        if filters > c:  # undo the repetition: the m copies of an input channel add up
+            grad = grad.reshape(n, h, w, c, filters // c).sum(axis=4)
+        return grad.transpose(0, 3, 1, 2)
+
+
+def _conv_padding(padding: Any, kernel: tuple[int, int], stride: Pair, dilation: Pair) -> Padding:
+    """conv2d's `padding` argument (an int, a pair, 'valid' or 'same') as a `Padding`."""
+    if not isinstance(padding, str):
+        return _pair("conv2d", "padding", padding)
+    if padding == "valid":
+        return (0, 0)
+    if padding != "same":
+        raise ValueError(
+            f"conv2d: padding must be an int, a pair of ints, 'same' or 'valid', got {padding!r}"
+        )
+    if stride != (1, 1):
+        raise ValueError(
+            f"conv2d: padding='same' is not supported for strided convolutions (stride {stride}),"
+            " as in torch"
+        )
+    # torch: the window's reach d·(k - 1) split in two, the odd one out after.
+    reach = (dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1))
+    sides = ((reach[0] // 2, reach[0] - reach[0] // 2), (reach[1] // 2, reach[1] - reach[1] // 2))
+    if sides[0][0] == sides[0][1] and sides[1][0] == sides[1][1]:
+        return sides[0][0], sides[1][0]
+    return sides
+
+
+def _check_conv_shapes(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], bias: Tensor | None, groups: Any
+) -> None:
+    """ValueErrors naming the shapes, before any work is done."""
+    if len(x_shape) != 4 or len(w_shape) != 4:
+        raise ValueError(
+            f"conv2d: input must be (N, C, H, W) or (C, H, W) and weight "
+            f"(F, C / groups, kh, kw), got shapes {x_shape} and {w_shape}"
+        )
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"conv2d: groups must be a positive integer, got {groups!r}")
+    if w_shape[0] % groups:
+        raise ValueError(
+            f"conv2d: the weight's {w_shape[0]} output channels (weight shape {w_shape}) are not "
+            f"divisible by groups={groups}"
+        )
+    if x_shape[1] != w_shape[1] * groups:
+        grouped = f" = groups {groups} x {w_shape[1]}" if groups > 1 else ""
+        raise ValueError(
+            f"conv2d: input has {x_shape[1]} channels (shape {x_shape}) but the weight expects "
+            f"{w_shape[1] * groups}{grouped} (shape {w_shape})"
+        )
+    if bias is not None and tuple(bias.shape) != (w_shape[0],):
+        raise ValueError(f"conv2d: bias must have shape ({w_shape[0]},), got {tuple(bias.shape)}")
+
+
 def conv2d(
     x: Tensor | Array,
     weight: Tensor,
     bias: Tensor | None = None,
-    stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
+    stride: int | Pair = 1,
+    padding: int | Pair | str = 0,
+    dilation: int | Pair = 1,
+    groups: int = 1,
 ) -> Tensor:
     """2-D convolution (cross-correlation, as torch's `F.conv2d`).
 
-    x (N, C_in, H, W), weight (C_out, C_in, kh, kw), bias (C_out,) or None -> (N, C_out, Ho, Wo) with
-    Ho = (H + 2·padding - kh) // stride + 1 (likewise Wo). `stride` and `padding` are an int or a
-    (height, width) pair; padding adds zeros.
+    x (N, C_in, H, W) or unbatched (C_in, H, W), weight (C_out, C_in / groups, kh, kw), bias
+    (C_out,) or None -> (N, C_out, Ho, Wo) with Ho = (H + 2·padding - dilation·(kh - 1) - 1) //
+    stride + 1 (likewise Wo). `stride`, `padding` and `dilation` are an int or a (height, width)
+    pair; padding adds zeros; `padding='valid'` is 0 and `padding='same'` (stride 1 only) keeps
+    the size. `groups` splits the channels into groups convolved separately: C_in and C_out must
+    be divisible by it; groups = C_in is a depthwise convolution (each output channel sees one
+    input channel), which has a path of its own.
     """
+    x, weight = _tensor(x), _tensor(weight)
+    if x.ndim == 3 and weight.ndim == 4:  # unbatched, as torch accepts: a batch of one
+        out = conv2d(x.reshape(1, *x.shape), weight, bias, stride, padding, dilation, groups)
+        return out.reshape(out.shape[1:])
+    _check_conv_shapes(tuple(x.shape), tuple(weight.shape), bias, groups)
     stride_pair = _pair("conv2d", "stride", stride)
-    padding_pair = _pair("conv2d", "padding", padding)
-    inputs = [_tensor(x), _tensor(weight)] + ([] if bias is None else [_tensor(bias)])
-    return Conv2d.apply(*inputs, stride=stride_pair, padding=padding_pair)
+    dilation_pair = _pair("conv2d", "dilation", dilation)
+    kernel = (weight.shape[2], weight.shape[3])
+    padding_arg = _conv_padding(padding, kernel, stride_pair, dilation_pair)
+    inputs = [x, weight] + ([] if bias is None else [_tensor(bias)])
+    options = dict(stride=stride_pair, padding=padding_arg, dilation=dilation_pair)
+    if groups > 1 and weight.shape[1] == 1:  # one input channel per group: depthwise
+        return DepthwiseConv2d.apply(*inputs, **options)
+    return Conv2d.apply(*inputs, **options, groups=int(groups))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -341,7 +556,7 @@ class MaxPool2d(Function):
                     np.multiply(g_part, hit, out=target[start:stop])
 
         over_batch(len(g), route, grad_padded.nbytes)
-        return (_crop_nchw(grad_padded, self.padding, self.input_shape),)
+        return (_crop(grad_padded, self.padding, self.input_shape),)
 
 
 class AvgPool2d(Function):
@@ -370,7 +585,7 @@ class AvgPool2d(Function):
         grad_padded = np.zeros(self.padded_shape, dtype=grad.dtype)
         for target in _offset_slices(grad_padded, self.kernel, self.stride, self.out_hw):
             target += share
-        return (_crop_nchw(grad_padded, self.padding, self.input_shape),)
+        return (_crop(grad_padded, self.padding, self.input_shape),)
 
 
 def _pool_input(
@@ -403,12 +618,6 @@ def _offset_slices(
         for i in range(kernel[0])
         for j in range(kernel[1])
     ]
-
-
-def _crop_nchw(padded: Array, padding: tuple[int, int], input_shape: tuple[int, ...]) -> Array:
-    """The NHWC gradient of a padded input, cropped to the input and viewed as NCHW."""
-    (ph, pw), (h, w) = padding, input_shape[2:]
-    return padded[:, ph : ph + h, pw : pw + w].transpose(0, 3, 1, 2)
 
 
 def _pool_arguments(

@@ -513,9 +513,15 @@ def _check(source: object, actual: str, expected: tuple[str, str] | None) -> Non
     raise ValueError(message)
 
 
-def _download(url: str, destination: Path, expected: tuple[str, str] | None) -> None:
+def _download(
+    url: str,
+    destination: Path,
+    expected: tuple[str, str] | None,
+    hint: str = f"Set {ARCHIVE_ENV} to a local {ARCHIVE_NAME} instead.",
+) -> None:
     """Download `url` to `destination` via a temporary file in the same directory, verifying the
-    length and checksum before `os.replace` moves it into place; on any failure nothing remains."""
+    length and checksum before `os.replace` moves it into place; on any failure nothing remains.
+    `hint`: what the error says to do when the download fails (also used by tinygrad_be.vision)."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     hasher = hashlib.new(expected[0] if expected else "md5")
     descriptor, temporary = tempfile.mkstemp(
@@ -526,10 +532,7 @@ def _download(url: str, destination: Path, expected: tuple[str, str] | None) -> 
             try:
                 response = urllib.request.urlopen(url, timeout=_TIMEOUT_S)
             except urllib.error.URLError as error:
-                raise ConnectionError(
-                    f"could not download {url} ({error}). "
-                    f"Set {ARCHIVE_ENV} to a local {ARCHIVE_NAME} instead."
-                ) from error
+                raise ConnectionError(f"could not download {url} ({error}). {hint}") from error
             with response:
                 length = response.headers.get("Content-Length")
                 total = int(length) if length is not None else None

@@ -45,7 +45,7 @@ def gradcheck(
                 "(float32 differences are too noisy to mean anything)"
             )
 
-    saved = [(x, x.grad, x.data) for _, x in checked]
+    saved = [(x, x.grad, x._data) for _, x in checked]
     try:
         for _, x in checked:
             x.grad = None
@@ -60,10 +60,10 @@ def gradcheck(
 
         def weighted_output() -> float:
             with no_grad():
-                return float((np.asarray(fn(*inputs).data, np.float64) * weights).sum())
+                return float((np.asarray(fn(*inputs)._data, np.float64) * weights).sum())
 
         for position, x in checked:
-            analytic = np.zeros(x.shape) if x.grad is None else x.grad
+            analytic = np.zeros(x.shape) if x.grad is None else x.grad._data
             numerical = np.empty(x.shape)
             flat = x._data.reshape(-1)
             for k in range(flat.size):

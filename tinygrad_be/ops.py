@@ -279,7 +279,7 @@ def _plain_index(index: Any) -> Any:
 
     def convert(item: Any) -> Any:
         if isinstance(item, Tensor):
-            return item.data
+            return item._data
         if isinstance(item, list):
             return np.asarray(item)
         return item
@@ -434,6 +434,73 @@ class Tanh(Function):
 
     def backward(self, grad: Array) -> tuple[Array]:
         return (grad * (1 - self.out * self.out),)
+
+
+class Sin(Function):
+    saves_inputs, saves_output = True, False
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return np.sin(x)
+
+    def backward(self, grad: Array) -> tuple[Array]:
+        return (grad * np.cos(self.x),)
+
+
+class Cos(Function):
+    saves_inputs, saves_output = True, False
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return np.cos(x)
+
+    def backward(self, grad: Array) -> tuple[Array]:
+        return (-grad * np.sin(self.x),)
+
+
+class Clone(Function):
+    """A copy with its own memory; the gradient passes through unchanged."""
+
+    saves_inputs, saves_output = False, False
+
+    def forward(self, x: Array) -> Array:
+        return x.copy()
+
+    def backward(self, grad: Array) -> tuple[Array]:
+        return (grad,)
+
+
+class SetItem(Function):
+    """`x[index] = value` recorded in the graph (torch's CopySlices).
+
+    The forward writes into x's own array (the caller passes it as `out`): the tensor keeps its
+    memory, as torch's in-place assignment does. Backward: the overwritten elements of x get no
+    gradient; `value` gets the gradient of the elements it was written to, summed back to its shape
+    by the engine (it was broadcast into the slice).
+    """
+
+    saves_inputs, saves_output = False, False
+
+    def forward(self, x: Array, value: Array, index: Any) -> Array:
+        index = _plain_index(index)
+        self.index = index
+        try:
+            x[index] = value
+        except (IndexError, ValueError) as error:
+            raise type(error)(
+                f"setitem: {error} (tensor shape {x.shape}, value shape {value.shape})"
+            ) from None
+        self.slice_shape = x[index].shape
+        return x
+
+    def backward(self, grad: Array) -> tuple[Array | None, Array | None]:
+        need_x, need_value = self.needs_input_grad
+        grad_value = grad[self.index] if need_value else None
+        grad_x = None
+        if need_x:
+            grad_x = grad.copy()
+            grad_x[self.index] = 0
+        return grad_x, grad_value
 
 
 class Cast(Function):

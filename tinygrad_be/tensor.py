@@ -205,11 +205,30 @@ class Function:
             if True in needs:
                 fn.parents = inputs
                 fn.needs_input_grad = needs
-                if fn.saves_inputs:  # remembered so backward can tell if they changed since
-                    fn.saved_versions = tuple([t._version for t in inputs])
+                # Remembered so backward can tell if an input changed in place since.
+                fn.saved_versions = tuple([t._version for t in inputs])
                 out._requires_grad = True
                 out._ctx = fn
         return out
+
+    def name(self) -> str:
+        """torch's name for this node of the graph: "MulBackward0" for `Mul`."""
+        return f"{type(self).__name__}Backward0"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {id(self):#x}>"
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        """For each input: the node its gradient goes to next (its `grad_fn`; an
+        `AccumulateGrad` for a leaf that requires grad; None otherwise) and 0, as torch."""
+        nodes = []
+        for parent in self.parents or ():
+            if parent._ctx is not None:
+                nodes.append((parent._ctx, 0))
+            else:
+                nodes.append((AccumulateGrad(parent) if parent._requires_grad else None, 0))
+        return tuple(nodes)
 
     def free(self) -> None:
         """Drop the saved arrays and the links to the inputs (after backward).
@@ -221,6 +240,21 @@ class Function:
             self.parents = None
 
 
+class AccumulateGrad:
+    """The graph's end for a leaf that requires grad: backward adds into `variable.grad`."""
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+    next_functions: tuple[()] = ()
+
+
 def _constant(value: Any) -> Tensor:
     """A non-Tensor op input as a Tensor without copying (ops never write to their inputs)."""
     if isinstance(value, np.ndarray):
@@ -230,6 +264,23 @@ def _constant(value: Any) -> Tensor:
 
 # --------------------------------------------------------------------------------------------------
 # Construction
+_default_dtype = [np.dtype(np.float32)]  # a list, so set_default_dtype changes it in place
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """The dtype of floating tensors made from Python floats and by the factories (float32 unless
+    changed; as torch, only float32 and float64 are accepted here, and float16)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating dtypes are supported, not {dtype}")
+    _default_dtype[0] = dtype
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype floats become by default (float32 unless `set_default_dtype` changed it)."""
+    return _default_dtype[0]
+
+
 def _new_array(data: Any, dtype: Any = None) -> np.ndarray:
     """The array of a new Tensor: always a copy, as torch.tensor.
 
@@ -243,7 +294,7 @@ def _new_array(data: Any, dtype: Any = None) -> np.ndarray:
     array = np.array(data, dtype=dtype)
     if dtype is None:
         if array.dtype.kind == "f":
-            array = array.astype(np.float32)
+            array = array.astype(_default_dtype[0])
         elif array.dtype.kind in "iu":
             array = array.astype(np.int64, copy=False)
         elif array.dtype.hasobject or array.dtype.kind not in "bc":
@@ -308,25 +359,28 @@ class Tensor:
 
     __slots__ = (
         "_data",
-        "grad",
+        "_grad",
         "_requires_grad",
         "_ctx",
         "_version",
         "_retains_grad",
+        "_previous",
         "__weakref__",
     )
-    # Make numpy defer to Tensor's reflected operators: `ndarray + Tensor` calls Tensor.__radd__.
-    __array_ufunc__ = None
+    # As torch: `ndarray + Tensor` defers to Tensor.__radd__ (a Tensor), while a numpy function
+    # called on a Tensor (`np.exp(t)`) reads it through __array__ and returns an array.
+    __array_priority__ = 1000
     # Defining __eq__ removes the inherited hash; tensors hash by identity (they key dicts and sets).
     __hash__ = object.__hash__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self._data = _new_array(data, dtype)
-        self.grad: np.ndarray | None = None
+        self._grad: Tensor | None = None
         self._ctx: Function | None = None
         self._requires_grad = False
         self._version = 0
         self._retains_grad = False
+        self._previous: dict[int, Tensor] | None = None
         self.requires_grad = requires_grad
 
     @classmethod
@@ -334,19 +388,24 @@ class Tensor:
         """Fast path for op outputs: no conversion, no copy, no checks."""
         t = cls.__new__(cls)
         t._data = array
-        t.grad = None
+        t._grad = None
         t._ctx = None
         t._requires_grad = False
         t._version = 0
         t._retains_grad = False
+        t._previous = None
         return t
 
     # ----------------------------------------------------------------------------------------------
     # Attributes
     @property
-    def data(self) -> np.ndarray:
-        """The numpy array (not a copy: writing to it changes the tensor, untracked by versions)."""
-        return self._data
+    def data(self) -> Tensor:
+        """A tensor sharing this one's memory, cut off from the graph (as torch's `.data`).
+
+        In-place changes through it (`p.data.sub_(...)`) change this tensor without raising its
+        version counter, so a graph that saved the array cannot notice: prefer `with no_grad():`.
+        """
+        return Tensor._wrap(self._data)
 
     @data.setter
     def data(self, value: Any) -> None:
@@ -363,6 +422,29 @@ class Tensor:
             )
         self._data = array
         self._version += 1  # a graph that saved the old array must not use this one
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The accumulated gradient, a Tensor of this tensor's shape (None until a backward).
+
+        Inside the library the array is `t.grad._data`; hot loops (optimizer steps) use it directly.
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"grad: assigned grad expected to be a Tensor or None, got "
+                    f"{type(value).__name__} (wrap an array with tinygrad_be.from_numpy)"
+                )
+            if value.shape != self._data.shape:
+                raise ValueError(
+                    f"grad: assigned grad has shape {value.shape}, the tensor has shape "
+                    f"{self._data.shape}"
+                )
+        self._grad = value
 
     @property
     def requires_grad(self) -> bool:
@@ -431,9 +513,18 @@ class Tensor:
     def __len__(self) -> int:
         return len(self._data)
 
-    def numpy(self) -> np.ndarray:
-        """A copy of the data as a numpy array."""
-        return self._data.copy()
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The data as a numpy array sharing memory with the tensor (as torch's bridge).
+
+        As torch, a tensor that requires grad refuses (its array may be saved by a graph): call
+        `t.detach().numpy()`; `force=True` does that for you.
+        """
+        if self._requires_grad and not force:
+            raise RuntimeError(
+                "numpy: can't call numpy() on a tensor that requires grad; use "
+                "tensor.detach().numpy() instead"
+            )
+        return self._data
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         array = self._data if dtype is None else self._data.astype(dtype, copy=False)
@@ -495,13 +586,23 @@ class Tensor:
         return self.astype(np.int64)
 
     def __repr__(self) -> str:
-        body = np.array2string(self._data, separator=", ", prefix="Tensor(")
-        extra = f", dtype={self.dtype}"
+        """As torch prints a tensor: `tensor([[0.1000, 2.0000]], requires_grad=True)`; the dtype
+        is named when it is not the default one for its kind (float32, int64, bool)."""
+        data = self._data
+        options: dict[str, Any] = {"separator": ", ", "prefix": "tensor("}
+        if data.dtype.kind == "f" and data.size:
+            finite = data[np.isfinite(data)]
+            integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
+            options.update(precision=4, floatmode="maxprec" if integral else "fixed")
+        body = np.array2string(data, **options)
+        extra = ""
+        if data.dtype not in _DEFAULT_PRINTED_DTYPES and data.dtype != _default_dtype[0]:
+            extra += f", dtype={data.dtype}"
         if self._ctx is not None:
-            extra += f", grad_fn={type(self._ctx).__name__}"
+            extra += f", grad_fn=<{self._ctx.name()}>"
         elif self._requires_grad:
             extra += ", requires_grad=True"
-        return f"Tensor({body}{extra})"
+        return f"tensor({body}{extra})"
 
     def __iter__(self) -> Iterator[Tensor]:
         for i in range(len(self)):
@@ -509,13 +610,36 @@ class Tensor:
 
     # ----------------------------------------------------------------------------------------------
     # Backward
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Any = None,
+        *,
+        grad: Any = None,
+    ) -> None:
         """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad.
 
-        `grad` is the gradient of some final scalar with respect to `self` (same shape); it defaults
-        to 1 when `self` has a single element and is required otherwise. Gradients add up over
-        calls until they are cleared (`optimizer.zero_grad()`, `model.zero_grad()`).
+        `gradient` (torch's name; `grad=` is accepted too) is the gradient of some final scalar with
+        respect to `self` (same shape); it defaults to 1 when `self` has a single element and is
+        required otherwise. Gradients add up over calls until they are cleared
+        (`optimizer.zero_grad()`, `model.zero_grad()`). `create_graph=True` (higher-order
+        gradients) and `inputs=` are not supported and raise.
         """
+        if create_graph:
+            raise NotImplementedError(
+                "backward: create_graph=True (gradients of gradients) is not supported: backward "
+                "computes on arrays, outside the graph"
+            )
+        if inputs is not None:
+            raise NotImplementedError("backward: inputs= is not supported; gradients go to every leaf")
+        if grad is not None:
+            if gradient is not None:
+                raise TypeError("backward: pass gradient= or grad=, not both")
+            gradient = grad
+        grad = gradient
+        retain_graph = bool(retain_graph)
         if not self._requires_grad:
             raise RuntimeError(
                 "backward: this tensor does not require grad (no input of the ops that made it "
@@ -547,7 +671,7 @@ class Tensor:
                 continue
             fn = node._ctx
             if fn is None or node._retains_grad:  # a leaf: accumulate in its own dtype
-                if node.grad is None:
+                if node._grad is None:
                     # Keep a fresh array as it is; copy one that someone else may hold (the
                     # caller's `grad`, a view, or the same array handed to two inputs by Add).
                     fresh = (
@@ -557,10 +681,11 @@ class Tensor:
                         and node_grad.dtype == node._data.dtype
                         and id(node_grad) not in given_to_leaves
                     )
-                    node.grad = node_grad if fresh else np.array(node_grad, node._data.dtype)
-                    given_to_leaves.add(id(node.grad))
+                    array = node_grad if fresh else np.array(node_grad, node._data.dtype)
+                    node._grad = Tensor._wrap(array)
+                    given_to_leaves.add(id(array))
                 else:
-                    np.add(node.grad, node_grad, out=node.grad, casting="unsafe")
+                    np.add(node._grad._data, node_grad, out=node._grad._data, casting="unsafe")
                 if fn is None:
                     continue
             input_grads = fn.backward(node_grad)
@@ -572,8 +697,13 @@ class Tensor:
     def _send(fn: Function, input_grads: Any, grads: dict[Tensor, np.ndarray]) -> None:
         """Add the gradients `fn.backward` returned to its inputs' pending gradients."""
         parents = fn.parents
-        if isinstance(input_grads, np.ndarray):  # a one-input op may return its gradient alone
-            input_grads = (input_grads,)
+        if isinstance(input_grads, (np.ndarray, np.generic, int, float)):
+            input_grads = (input_grads,)  # a one-input op may return its gradient alone
+        if not isinstance(input_grads, (tuple, list)):
+            raise RuntimeError(
+                f"{type(fn).__name__}.backward returned a {type(input_grads).__name__}; it must "
+                f"return one gradient per input ({len(parents)}) as a tuple"
+            )
         if len(input_grads) != len(parents):
             raise RuntimeError(
                 f"{type(fn).__name__}.backward returned {len(input_grads)} gradients for "
@@ -653,8 +783,11 @@ class Tensor:
                 b = Tensor._wrap(np.asarray(other))
         elif isinstance(other, np.ndarray):
             b = Tensor._wrap(other)
-        else:
-            b = Tensor(other)
+        else:  # as torch: `t + (1, 2)` or `t + [1, 2]` is a TypeError, not an implicit tensor
+            raise TypeError(
+                f"unsupported operand type for a Tensor op: {type(other).__name__} (make it a "
+                "tensor first: tinygrad_be.tensor(...))"
+            )
         if a._data.dtype != b._data.dtype:
             a_float, b_float = a._data.dtype.kind == "f", b._data.dtype.kind == "f"
             if a_float and not b_float:
@@ -759,11 +892,23 @@ class Tensor:
     def __or__(self, other: Any) -> Tensor:
         return self._compare(other, np.bitwise_or, "|")
 
-    def any(self) -> Tensor:
-        return Tensor._wrap(np.asarray(self._data.any()))
+    def any(
+        self, dim: int | None = None, keepdim: bool = False, *, axis: Any = None,
+        keepdims: bool | None = None, out: None = None,
+    ) -> Tensor:
+        """True where any element (along `dim`, or of all) is nonzero; a bool tensor."""
+        _no_out("any", out)
+        axis = _pick("any", dim, axis)
+        return Tensor._wrap(np.asarray(self._data.any(axis=axis, keepdims=_keep(keepdim, keepdims))))
 
-    def all(self) -> Tensor:
-        return Tensor._wrap(np.asarray(self._data.all()))
+    def all(
+        self, dim: int | None = None, keepdim: bool = False, *, axis: Any = None,
+        keepdims: bool | None = None, out: None = None,
+    ) -> Tensor:
+        """True where every element (along `dim`, or of all) is nonzero; a bool tensor."""
+        _no_out("all", out)
+        axis = _pick("all", dim, axis)
+        return Tensor._wrap(np.asarray(self._data.all(axis=axis, keepdims=_keep(keepdim, keepdims))))
 
     # ----------------------------------------------------------------------------------------------
     # In place (not differentiable): for weight updates under no_grad and for constants
@@ -888,7 +1033,7 @@ class Tensor:
         return ops.Index.apply(self, index=index)
 
     def gather(self, dim: int, index: Any) -> Tensor:
-        """out[i][j][k] = self[index[i][j][k]][j][k] for dim=0 (torch.gather); `index` has self's
+        """`out[i][j][k] = self[index[i][j][k]][j][k]` for dim=0 (torch.gather); `index` has self's
         number of dims and no dimension longer than self's, except along `dim`."""
         return ops.Gather.apply(self, dim=dim, index=_data_of(index))
 
@@ -1104,6 +1249,323 @@ class Tensor:
     def log_softmax(self, dim: int = -1, *, axis: int | None = None) -> Tensor:
         return ops.LogSoftmax.apply(self, axis=_pick("log_softmax", dim, axis, default=-1))
 
+    # ----------------------------------------------------------------------------------------------
+    # torch's other names for the ops above, and the rest of torch's Tensor API
+    def sin(self) -> Tensor:
+        return ops.Sin.apply(self)
+
+    def cos(self) -> Tensor:
+        return ops.Cos.apply(self)
+
+    def square(self) -> Tensor:
+        return self * self
+
+    def neg(self) -> Tensor:
+        return ops.Neg.apply(self)
+
+    negative = neg
+
+    def clone(self) -> Tensor:
+        """A copy with its own memory; differentiable (the gradient passes through)."""
+        return ops.Clone.apply(self)
+
+    def add(self, other: Any, *, alpha: float = 1) -> Tensor:
+        """self + alpha * other."""
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other: Any, *, alpha: float = 1) -> Tensor:
+        """self - alpha * other."""
+        return self - (other if alpha == 1 else other * alpha)
+
+    subtract = sub
+
+    def mul(self, other: Any) -> Tensor:
+        return self * other
+
+    multiply = mul
+
+    def div(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        """self / other: true division, or rounded ("trunc", "floor") as torch, not differentiable."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode not in ("trunc", "floor"):
+            raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', not {rounding_mode!r}")
+        a, b = self._operands(other)
+        rounded = np.floor_divide(a._data, b._data) if rounding_mode == "floor" else None
+        if rounded is None:
+            quotient = np.true_divide(a._data, b._data)
+            rounded = np.trunc(quotient).astype(np.result_type(a._data, b._data), copy=False)
+        return Tensor._wrap(np.asarray(rounded))
+
+    divide = div
+    true_divide = __truediv__
+
+    def pow(self, exponent: Any) -> Tensor:
+        return self**exponent
+
+    def matmul(self, other: Any) -> Tensor:
+        return self @ other
+
+    def mm(self, other: Any) -> Tensor:
+        """Matrix product of two 2-D tensors (torch.mm refuses other ranks; use matmul)."""
+        other = other if isinstance(other, Tensor) else _constant(other)
+        if self.ndim != 2 or other.ndim != 2:
+            raise RuntimeError(f"mm: both must be 2-D, got shapes {self.shape} and {other.shape}")
+        return self @ other
+
+    def bmm(self, other: Any) -> Tensor:
+        """Batched matrix product of (b, n, m) and (b, m, p) tensors."""
+        other = other if isinstance(other, Tensor) else _constant(other)
+        if self.ndim != 3 or other.ndim != 3 or self.shape[0] != other.shape[0]:
+            raise RuntimeError(
+                f"bmm: expected two 3-D tensors with the same batch size, got shapes "
+                f"{self.shape} and {other.shape}"
+            )
+        return self @ other
+
+    def dot(self, other: Any) -> Tensor:
+        other = other if isinstance(other, Tensor) else _constant(other)
+        if self.ndim != 1 or other.ndim != 1:
+            raise RuntimeError(f"dot: both must be 1-D, got shapes {self.shape} and {other.shape}")
+        return self @ other
+
+    def t(self) -> Tensor:
+        """Transpose of a tensor of at most 2 dims (torch's `t()`)."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t: expects a tensor of at most 2 dims, got shape {self.shape}; use transpose(dim0, dim1)")
+        return self if self.ndim < 2 else self.transpose(0, 1)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.reshape(other.shape)
+
+    reshape_as = view_as
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def contiguous(self) -> Tensor:
+        """Self if its array is C-contiguous, else a contiguous copy (differentiable)."""
+        return self if self._data.flags.c_contiguous else self.clone()
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        """True when |self - other| <= atol + rtol * |other| everywhere (a Python bool, as torch)."""
+        return bool(np.allclose(self._data, _data_of(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+    def equal(self, other: Any) -> bool:
+        """True when both have the same shape and the same values (a Python bool)."""
+        other = _data_of(other)
+        return self._data.shape == np.shape(other) and bool(np.array_equal(self._data, other))
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def element_size(self) -> int:
+        return self._data.dtype.itemsize
+
+    nelement = numel
+
+    # Factories that take this tensor's dtype (and device) unless told otherwise
+    def new_tensor(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        from tinygrad_be.creation import tensor
+
+        return tensor(data, dtype=self.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+
+    def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        from tinygrad_be.creation import full
+
+        return full(size, fill_value, dtype=self.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(_size(size), 0, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(_size(size), 1, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    # Devices and dtypes
+    @property
+    def device(self) -> Any:
+        """Where the data lives: always `device(type='cpu')` (numpy arrays)."""
+        return _device.CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def cuda(self, device: Any = None) -> Tensor:
+        _device.resolve("cuda" if device is None else device, "cuda")
+        return self
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """`to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other_tensor)`, as torch: self when
+        nothing changes (`copy=True` forces a copy), otherwise a converted tensor (differentiable
+        between floating dtypes). Only the "cpu" device exists; others raise."""
+        dtype, copy = kwargs.pop("dtype", None), kwargs.pop("copy", False)
+        where = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, (str, _device.device)):
+                where = arg
+            else:
+                dtype = arg
+        _device.resolve(where, "to")
+        out = self if dtype is None or np.dtype(dtype) == self.dtype else self.astype(dtype)
+        return out.clone() if copy and out is self else out
+
+    def type(self, dtype: Any = None) -> Any:
+        """Without an argument, the type's name ("tinygrad_be.FloatTensor", as torch's
+        "torch.FloatTensor"); with a dtype, the tensor converted to it."""
+        if dtype is None:
+            return f"tinygrad_be.{_TENSOR_TYPE_NAMES.get(self._data.dtype, 'Tensor')}"
+        return self.to(dtype)
+
+    def int(self) -> Tensor:
+        return self.astype(np.int32)
+
+    def half(self) -> Tensor:
+        return self.astype(np.float16)
+
+    def bool(self) -> Tensor:
+        return self.astype(np.bool_)
+
+    # Item assignment: in place, as torch, and recorded in the graph when gradients flow
+    def __setitem__(self, index: Any, value: Any) -> None:
+        value_tensor = value if isinstance(value, Tensor) else None
+        if value_tensor is not None and value_tensor.dtype != self.dtype:
+            value_tensor = value_tensor.to(self.dtype)
+        value_array = value_tensor._data if value_tensor is not None else np.asarray(value, self.dtype)
+        recording = _grad_mode.enabled and (
+            self._requires_grad or (value_tensor is not None and value_tensor._requires_grad)
+        )
+        if not recording:
+            ops.SetItem().forward(self._data, value_array, index=index)
+            self._version += 1
+            return
+        if self._requires_grad and self._ctx is None:
+            raise RuntimeError(
+                f"setitem: a leaf tensor that requires grad (shape {self.shape}) cannot be "
+                "changed in place while the graph is recorded; wrap it in `with no_grad():`"
+            )
+        # The tensor as it was stays in the graph under another name: ops that used it before
+        # this assignment send their gradients there (see _check_versions).
+        before = Tensor._wrap(self._data)
+        before._ctx, before._requires_grad = self._ctx, self._requires_grad
+        value_tensor = value_tensor if value_tensor is not None else Tensor._wrap(value_array)
+        fn = ops.SetItem()
+        fn.forward(self._data, value_array, index=index)
+        if self._previous is None:
+            self._previous = {}
+        self._previous[self._version] = before
+        self._version += 1
+        before._version = self._version  # its array changed: ops that saved it must refuse
+        fn.parents = (before, value_tensor)
+        fn.needs_input_grad = (before._requires_grad, value_tensor._requires_grad)
+        fn.saved_versions = (before._version, value_tensor._version)
+        self._ctx, self._requires_grad = fn, True
+
+
+_DEFAULT_PRINTED_DTYPES = (np.dtype(np.int64), np.dtype(np.bool_))
+
+_TENSOR_TYPE_NAMES = {
+    np.dtype(np.float32): "FloatTensor",
+    np.dtype(np.float64): "DoubleTensor",
+    np.dtype(np.float16): "HalfTensor",
+    np.dtype(np.int64): "LongTensor",
+    np.dtype(np.int32): "IntTensor",
+    np.dtype(np.int16): "ShortTensor",
+    np.dtype(np.int8): "CharTensor",
+    np.dtype(np.uint8): "ByteTensor",
+    np.dtype(np.bool_): "BoolTensor",
+}
+
+
+def _size(size: tuple[Any, ...]) -> tuple[int, ...]:
+    """Sizes given as `f(2, 3)` or `f((2, 3))` (torch accepts both) as one tuple of ints."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    return tuple(int(n) for n in size)
+
+
+def _into(out: Any, result: Tensor, op: str) -> Tensor:
+    """torch's `out=`: write `result` into the tensor `out` (resized if its shape differs) and
+    return `out`. As torch, refused when the result is part of a graph."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}: out must be a Tensor, not {type(out).__name__}")
+    if result._requires_grad and _grad_mode.enabled or out._requires_grad:
+        raise RuntimeError(
+            f"{op}: functions with out=... arguments don't support automatic differentiation; "
+            "call it without out= (or under no_grad())"
+        )
+    if out.shape == result.shape:
+        np.copyto(out._data, result._data, casting="unsafe")
+    else:
+        out._data = result._data.astype(out.dtype, copy=True)
+    out._version += 1
+    return out
+
+
+# torch's function forms of Tensor methods: `tinygrad_be.exp(x)` is `x.exp()`, with `out=`.
+# tinygrad_be/__init__.py makes one module-level function per name here, so the methods above are
+# the only code: a name added to the class and to this table is a torch function too.
+FUNCTION_FORMS = (
+    "abs", "add", "allclose", "amax", "amin", "argmax", "argmin", "bmm", "clamp", "clip",
+    "clone", "cos", "detach", "div", "dot", "equal", "exp", "expand_as", "flatten", "gather",
+    "log", "log1p", "log_softmax", "matmul", "max", "mean", "min", "mm", "mul", "neg",
+    "numel", "permute", "pow", "relu", "reshape", "sigmoid", "sin", "softmax", "sqrt", "square",
+    "squeeze", "std", "sub", "sum", "t", "tanh", "transpose", "true_divide", "unsqueeze", "var",
+)  # fmt: skip
+
+
+def function_form(name: str) -> Callable[..., Any]:
+    """The module-level function `name(input, *args, out=None, **kwargs)` for `Tensor.name`."""
+    method = getattr(Tensor, name)
+
+    def function(input: Any, *args: Any, out: Tensor | None = None, **kwargs: Any) -> Any:  # noqa: A002
+        if not isinstance(input, Tensor):
+            if name == "pow" and args and isinstance(args[0], Tensor):  # pow(2, x): a number base
+                return _into(out, args[0].__rpow__(input), name)
+            input = _constant(input)
+        result = method(input, *args, **kwargs)
+        if out is not None and not isinstance(result, Tensor):
+            raise TypeError(f"{name}: out= is supported only where the result is one tensor")
+        return _into(out, result, name) if out is not None else result
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"`{name}(input, ...)` is `input.{name}(...)`; `out=` writes the result into a tensor.\n\n{method.__doc__ or ''}"
+    return function
+
+
+def is_tensor(obj: Any) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """A tensor sharing memory with a numpy array (or tensor) when no conversion is needed,
+    else a copy (as torch.as_tensor)."""
+    _device.resolve(device, "as_tensor")
+    if isinstance(data, Tensor):
+        return data if dtype is None or np.dtype(dtype) == data.dtype else data.to(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype):
+        return Tensor._wrap(data)
+    return Tensor(data, dtype=dtype)
+
 
 def _data_of(value: Any) -> Any:
     return value._data if isinstance(value, Tensor) else value
@@ -1140,11 +1602,20 @@ def _true_division(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _check_versions(fn: Function, output: Tensor) -> None:
-    """Refuse to run `fn.backward` on arrays changed in place since its forward."""
-    if fn.saves_inputs:
-        for k, (parent, version) in enumerate(zip(fn.parents, fn.saved_versions, strict=True)):
-            if parent._version != version:
-                raise RuntimeError(
+    """Refuse to run `fn.backward` on arrays changed in place since its forward.
+
+    An input changed since by item assignment (`t[i] = v`, recorded in the graph) is still usable
+    by an op that did not save its array: the gradient goes to the tensor as it was then, which
+    `__setitem__` kept in `_previous`.
+    """
+    for k, (parent, version) in enumerate(zip(fn.parents, fn.saved_versions, strict=True)):
+        if parent._version != version:
+            earlier = parent._previous.get(version) if parent._previous else None
+            if not fn.saves_inputs:
+                if earlier is not None:
+                    fn.parents = (*fn.parents[:k], earlier, *fn.parents[k + 1 :])
+                continue
+            raise RuntimeError(
                     "backward: one of the variables needed for gradient computation has been "
                     f"modified by an inplace operation: input {k} of {type(fn).__name__} (shape "
                     f"{parent.shape}, {parent.dtype}) is at version {parent._version}; "
@@ -1212,4 +1683,5 @@ def minimum(a: Any, b: Any) -> Tensor:
     return ops.Minimum.apply(a, b)
 
 
+from tinygrad_be import device as _device  # noqa: E402
 from tinygrad_be import ops  # noqa: E402  (ops needs Tensor and Function defined first)

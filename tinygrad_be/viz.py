@@ -118,9 +118,9 @@ def _tensor_label(tensor: Tensor, name: str | None) -> list[str]:
     lines = [name] if name else []
     lines.append(f"{tuple(tensor.shape)} {tensor.dtype}")
     if math.prod(tensor.shape) == 1 and np.issubdtype(tensor.dtype, np.number):
-        lines.append(f"value {np.asarray(tensor.data).item():.4g}")
+        lines.append(f"value {np.asarray(tensor._data).item():.4g}")
     if tensor.grad is not None:
-        norm = float(np.linalg.norm(np.asarray(tensor.grad, dtype=np.float64)))
+        norm = float(np.linalg.norm(np.asarray(tensor.grad._data, dtype=np.float64)))
         lines.append(f"grad norm {norm:.3g}")
     return lines
 
@@ -546,17 +546,16 @@ def image_grid(
     extra = max(0, int(caption_chars * char_px) - tile_w)  # cells widen for long captions
     title_px = (title.count("\n") + 1) * int(np.ceil(11 * 100 / 72 * 1.3)) + 8 if title else 0
 
-    # The mosaic: pad the tile list to a full grid, add each cell's bands, then interleave.
-    blank = np.ones((nrows * ncols - n, tile_h, tile_w, 3))
-    grid = np.concatenate([tiles, blank]).reshape(nrows, ncols, tile_h, tile_w, 3)
-    grid = np.pad(
-        grid, ((0, 0), (0, 0), (0, caption_px + gap), (extra // 2, extra - extra // 2 + gap), (0, 0)),
-        constant_values=1.0,
-    )
+    # The mosaic: each cell is a tile with its caption band below and its extra width; cells are
+    # laid out with a white gap around each by `vision.utils.tile_images` (make_grid's step); the
+    # title and the row labels get bands on top and on the left.
+    from tinygrad_be.vision.utils import tile_images
+
+    cells = np.pad(tiles, ((0, 0), (0, caption_px), (extra // 2, extra - extra // 2), (0, 0)),
+                   constant_values=1.0)  # fmt: skip
+    mosaic = tile_images(cells.transpose(0, 3, 1, 2), ncols, gap, 1.0).transpose(1, 2, 0)
     cell_h, cell_w = tile_h + caption_px + gap, tile_w + extra + gap
-    mosaic = grid.transpose(0, 2, 1, 3, 4).reshape(nrows * cell_h, ncols * cell_w, 3)
-    mosaic = np.pad(mosaic, ((title_px + gap, 0), (row_label_px + gap, 0), (0, 0)),
-                    constant_values=1.0)  # fmt: skip
+    mosaic = np.pad(mosaic, ((title_px, 0), (row_label_px, 0), (0, 0)), constant_values=1.0)
     height, width = mosaic.shape[:2]
 
     # Draw the mosaic pixel for pixel (figimage: no resampling) and the text in pixel positions.

@@ -18,44 +18,75 @@ with `allow_pickle=False`, so a file carrying a pickled object is refused instea
 """
 from __future__ import annotations
 
-from tinygrad_be.nn import functional, utils
-from tinygrad_be.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from tinygrad_be.nn import functional, init, utils
+from tinygrad_be.nn.activation import (
+    GELU,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from tinygrad_be.nn.checkpoint import load, save
-from tinygrad_be.nn.container import Sequential
+from tinygrad_be.nn.container import ModuleDict, ModuleList, Sequential
 from tinygrad_be.nn.conv import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Conv2d, MaxPool2d
 from tinygrad_be.nn.dropout import Dropout
-from tinygrad_be.nn.flatten import Flatten
+from tinygrad_be.nn.flatten import Flatten, Unflatten
 from tinygrad_be.nn.linear import Embedding, Identity, Linear
-from tinygrad_be.nn.module import IncompatibleKeys, Module, Parameter
+from tinygrad_be.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+)
+from tinygrad_be.nn.module import IncompatibleKeys, Module
 from tinygrad_be.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from tinygrad_be.nn.parameter import Parameter
 
 __all__ = [
     "AdaptiveAvgPool2d",
     "AdaptiveMaxPool2d",
     "AvgPool2d",
+    "BCELoss",
+    "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
     "Conv2d",
-    "MaxPool2d",
+    "CrossEntropyLoss",
     "Dropout",
     "Embedding",
     "Flatten",
     "GELU",
+    "Hardtanh",
     "Identity",
     "IncompatibleKeys",
-    "Linear",
+    "L1Loss",
     "LayerNorm",
     "LeakyReLU",
+    "Linear",
     "LogSoftmax",
+    "MSELoss",
+    "MaxPool2d",
     "Module",
+    "ModuleDict",
+    "ModuleList",
+    "NLLLoss",
     "Parameter",
     "ReLU",
+    "ReLU6",
     "Sequential",
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "Unflatten",
+    "functional",
+    "init",
     "load",
     "save",
-    "functional",
     "utils",
 ]

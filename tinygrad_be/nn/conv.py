@@ -10,8 +10,10 @@ import numpy as np
 import tinygrad_be.nn.functional as F
 from tinygrad_be import conv as _conv
 from tinygrad_be import rng as _rng
+from tinygrad_be.device import resolve as _resolve_device
 from tinygrad_be.nn.module import Module, _floating_dtype
-from tinygrad_be.tensor import Tensor
+from tinygrad_be.nn.parameter import Parameter
+from tinygrad_be.tensor import Tensor, get_default_dtype
 
 __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "Conv2d", "MaxPool2d"]
 
@@ -19,9 +21,13 @@ __all__ = ["AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "Conv2d", "Max
 class Conv2d(Module):
     """2-D convolution of x (N, in_channels, H, W) -> (N, out_channels, Ho, Wo) (see `F.conv2d`).
 
-    `weight` is (out_channels, in_channels, kh, kw) (torch's layout) and `bias` (out_channels,); both
-    start uniform in +-1/sqrt(in_channels·kh·kw), torch's default initialisation, drawn from `rng`
-    or else the library's default generator.
+    `weight` is (out_channels, in_channels / groups, kh, kw) (torch's layout) and `bias`
+    (out_channels,); both start uniform in +-1/sqrt(in_channels / groups · kh · kw), torch's default
+    initialisation (the same distribution as torch's, not its numbers), drawn from `rng` (keyword
+    only, not a torch argument) or else the library's default generator; dtype defaults to
+    `get_default_dtype()` (float32). `groups` splits the channels into groups convolved separately
+    (groups = in_channels: depthwise); `padding` is an int, a pair, 'valid' or 'same'. Only
+    `padding_mode='zeros'` is supported.
     """
 
     def __init__(
@@ -30,43 +36,91 @@ class Conv2d(Module):
         out_channels: int,
         kernel_size: int | tuple[int, int],
         stride: int | tuple[int, int] = 1,
-        padding: int | tuple[int, int] = 0,
+        padding: int | tuple[int, int] | str = 0,
+        dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
         bias: bool = True,
-        dtype: Any = np.float32,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+        *,
         rng: np.random.Generator | None = None,
     ) -> None:
+        super().__init__()
         if int(in_channels) <= 0 or int(out_channels) <= 0:
             raise ValueError(
                 f"Conv2d: in_channels and out_channels must be positive, got {in_channels}, "
                 f"{out_channels}"
             )
+        if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups <= 0:
+            raise ValueError(f"Conv2d: groups must be a positive integer, got {groups!r}")
+        for name, channels in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if channels % groups:
+                raise ValueError(f"Conv2d: {name}={channels} must be divisible by groups={groups}")
         kh, kw = _conv._pair("Conv2d", "kernel_size", kernel_size)
         if kh <= 0 or kw <= 0:
             raise ValueError(f"Conv2d: kernel size must be positive, got {kernel_size!r}")
-        dtype = _floating_dtype("Conv2d", dtype)
+        self.stride = _conv._pair("Conv2d", "stride", stride)
+        self.dilation = _conv._pair("Conv2d", "dilation", dilation)
+        if min(self.dilation) <= 0:
+            raise ValueError(f"Conv2d: dilation must be positive, got {dilation!r}")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(
+                    f"Conv2d: invalid padding string {padding!r}, should be one of "
+                    "{'same', 'valid'}"
+                )
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError(
+                    f"Conv2d: padding='same' is not supported for strided convolutions "
+                    f"(stride {self.stride}), as in torch"
+                )
+            self.padding: tuple[int, int] | str = padding
+        else:
+            self.padding = _conv._pair("Conv2d", "padding", padding)
+        if padding_mode != "zeros":
+            if padding_mode in ("reflect", "replicate", "circular"):
+                raise NotImplementedError(
+                    f"Conv2d: padding_mode={padding_mode!r} is not supported; only 'zeros' "
+                    "(torch also has 'reflect', 'replicate' and 'circular')"
+                )
+            raise ValueError(
+                "Conv2d: padding_mode must be one of {'zeros', 'reflect', 'replicate', "
+                f"'circular'}}, got {padding_mode!r}"
+            )
+        _resolve_device(device, "Conv2d")
+        dtype = _floating_dtype("Conv2d", get_default_dtype() if dtype is None else dtype)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = (kh, kw)
-        self.stride = _conv._pair("Conv2d", "stride", stride)
-        self.padding = _conv._pair("Conv2d", "padding", padding)
+        self.groups, self.padding_mode = int(groups), padding_mode
         generator = _rng.resolve(rng)
-        bound = 1.0 / math.sqrt(self.in_channels * kh * kw)
-        shape = (self.out_channels, self.in_channels, kh, kw)
-        self.weight = Tensor(
-            generator.uniform(-bound, bound, shape).astype(dtype), requires_grad=True
-        )
-        self.bias: Tensor | None = None
+        fan_in = self.in_channels // self.groups * kh * kw
+        bound = 1.0 / math.sqrt(fan_in)
+        shape = (self.out_channels, self.in_channels // self.groups, kh, kw)
+        self.weight = Parameter(generator.uniform(-bound, bound, shape).astype(dtype))
+        self.bias: Parameter | None = None
         if bias:
             values = generator.uniform(-bound, bound, self.out_channels).astype(dtype)
-            self.bias = Tensor(values, requires_grad=True)
+            self.bias = Parameter(values)
 
     def forward(self, x: Any) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        return F.conv2d(
+            x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
 
     def extra_repr(self) -> str:
+        # torch's format: stride always, the others only when not their default.
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
-        text += f", stride={self.stride}"  # always, as torch prints it
-        text += f", padding={self.padding}" if self.padding != (0, 0) else ""
-        return text + ("" if self.bias is not None else ", bias=False")
+        text += f", stride={self.stride}"
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
 
 
 class MaxPool2d(Module):

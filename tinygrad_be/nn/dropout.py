@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_be import rng as _rng
-from tinygrad_be.nn.module import Module, _as_tensor
+import tinygrad_be.nn.functional as F
+from tinygrad_be.nn.module import Module
 from tinygrad_be.tensor import Tensor
 
 __all__ = ["Dropout"]
@@ -17,25 +17,21 @@ class Dropout(Module):
     """Inverted dropout: in training, zero each element with probability `p` and scale the rest by
     1 / (1 - p), so the expected output equals the input; in eval mode, the identity.
 
-    Masks are drawn from `rng`, or else from the library's default generator at call time.
+    `inplace=True` multiplies the input in place (see `F.dropout`). Masks are drawn from `rng`
+    (keyword only; not a torch argument), or else from the library's default generator at call
+    time: the same seed does not give torch's masks.
     """
 
-    def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None) -> None:
+    def __init__(
+        self, p: float = 0.5, inplace: bool = False, *, rng: np.random.Generator | None = None
+    ) -> None:
+        super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
-        self.p = float(p)
-        self.rng = rng
+        self.p, self.inplace, self.rng = float(p), bool(inplace), rng
 
-    def forward(self, x: Any) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        x = _as_tensor(x)
-        if self.p == 1.0:
-            return x * 0.0
-        draw_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
-        keep = _rng.resolve(self.rng).random(x.shape, dtype=draw_dtype) >= self.p
-        mask = np.multiply(keep, 1.0 / (1.0 - self.p), dtype=x.dtype)
-        return x * Tensor._wrap(mask)
+    def forward(self, input: Any) -> Tensor:  # noqa: A002  (torch's name)
+        return F.dropout(input, self.p, self.training, self.inplace, generator=self.rng)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"

@@ -8,6 +8,7 @@ import numpy as np
 
 import tinygrad_be.nn.functional as F
 from tinygrad_be.nn.module import Module, _as_tensor, _floating_dtype
+from tinygrad_be.nn.parameter import Parameter
 from tinygrad_be.tensor import Tensor
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
@@ -41,8 +42,8 @@ class _BatchNorm(Module):
         self.weight: Tensor | None = None
         self.bias: Tensor | None = None
         if affine:
-            self.weight = Tensor(np.ones(self.num_features, dtype), requires_grad=True)
-            self.bias = Tensor(np.zeros(self.num_features, dtype), requires_grad=True)
+            self.weight = Parameter(np.ones(self.num_features, dtype))
+            self.bias = Parameter(np.zeros(self.num_features, dtype))
         if track_running_stats:
             self.register_buffer("running_mean", np.zeros(self.num_features, dtype))
             self.register_buffer("running_var", np.ones(self.num_features, dtype))
@@ -63,14 +64,15 @@ class _BatchNorm(Module):
         track = self.training and self.track_running_stats
         momentum = self.momentum
         if track:
-            self.num_batches_tracked += 1
+            self.num_batches_tracked._data += 1  # a 0-d int64 Tensor, as torch
             if momentum is None:  # cumulative moving average
                 momentum = 1.0 / float(self.num_batches_tracked)
         use_batch_stats = self.training or not self.track_running_stats
+        # The op updates the running statistics in place: it gets the buffers' arrays.
         return F.batch_norm(
             x,
-            self.running_mean if self.track_running_stats else None,
-            self.running_var if self.track_running_stats else None,
+            self.running_mean._data if self.track_running_stats else None,
+            self.running_var._data if self.track_running_stats else None,
             self.weight,
             self.bias,
             training=use_batch_stats,
@@ -115,9 +117,9 @@ class LayerNorm(Module):
         self.weight: Tensor | None = None
         self.bias: Tensor | None = None
         if elementwise_affine:
-            self.weight = Tensor(np.ones(self.normalized_shape, dtype), requires_grad=True)
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype))
             if bias:
-                self.bias = Tensor(np.zeros(self.normalized_shape, dtype), requires_grad=True)
+                self.bias = Parameter(np.zeros(self.normalized_shape, dtype))
 
     def forward(self, x: Any) -> Tensor:
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)

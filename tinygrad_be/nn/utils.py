@@ -27,7 +27,7 @@ def clip_grad_norm_(
     if callable(parameters) and not isinstance(parameters, Iterable):
         raise TypeError("clip_grad_norm_: parameters is a method; call it: model.parameters()")
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    grads = [p.grad for p in params if p.grad is not None]
+    grads = [p.grad._data for p in params if p.grad is not None]
     norm_type = float(norm_type)
     if not grads:
         return Tensor(0.0)

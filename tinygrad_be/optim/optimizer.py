@@ -28,7 +28,7 @@ import numpy as np
 
 from tinygrad_be.tensor import Tensor
 
-__all__ = ["SGD", "Adam", "AdamW", "Optimizer"]
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
 
 
 class Optimizer:
@@ -124,7 +124,7 @@ class Optimizer:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad.fill(0)
+                p.grad._data[...] = 0  # in place: a 0-d gradient too
 
     def step(self) -> None:
         """Update every parameter that has a gradient (parameters whose grad is None are skipped).
@@ -327,8 +327,8 @@ class SGD(Optimizer):
         # Python floats: numpy treats them as weak, so float32 arrays stay float32.
         lr, momentum = float(group["lr"]), float(group["momentum"])
         dampening, weight_decay = float(group["dampening"]), float(group["weight_decay"])
-        grad = p.grad
-        w = p.data
+        grad = p.grad._data
+        w = p._data
         d_p = grad
         if weight_decay != 0.0:  # L2 penalty folded into the gradient: g + wd * p
             d_p = np.multiply(w, weight_decay, out=self._scratch_like(i, 0, w))
@@ -408,8 +408,8 @@ class Adam(Optimizer):
             float(group["weight_decay"]),
         )
         beta1, beta2 = (float(b) for b in group["betas"])
-        grad = p.grad
-        w = p.data
+        grad = p.grad._data
+        w = p._data
         state = self.state.get(i)
         if state is None:
             state = self.state[i] = {"step": 0}
@@ -423,7 +423,7 @@ class Adam(Optimizer):
                 w *= 1.0 - lr * weight_decay
             else:  # Adam: L2 penalty folded into the gradient
                 grad = np.multiply(w, weight_decay, out=self._scratch_like(i, 0, w))
-                grad += p.grad
+                grad += p.grad._data
         work = self._scratch_like(i, 1, w)
         m *= beta1
         m += np.multiply(grad, 1.0 - beta1, out=work)
@@ -465,3 +465,150 @@ class AdamW(Adam):
         super().__init__(
             params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
         )
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), with torch.optim.RMSprop's update for each parameter p:
+
+        g = p.grad + weight_decay * p
+        v = alpha * v + (1 - alpha) * g * g                  (v starts at zero)
+        centered:  m = alpha * m + (1 - alpha) * g;  s = sqrt(v - m * m) + eps
+        else:                                         s = sqrt(v) + eps
+        momentum > 0:  buf = momentum * buf + g / s;  p = p - lr * buf      (buf starts at zero)
+        else:          p = p - lr * g / s
+
+    Note eps is added outside the square root (as torch; Adam's eps sits in the same place).
+    """
+
+    hyperparameters = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")
+    state_arrays = ("square_avg", "momentum_buffer", "grad_avg")
+    state_counters = ("step",)
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        defaults = {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
+                    "momentum": momentum, "centered": centered}  # fmt: skip
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        _check_nonnegative(
+            "RMSprop", lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
+            weight_decay=group["weight_decay"], momentum=group["momentum"],
+        )  # fmt: skip
+        for key in ("lr", "alpha", "eps", "weight_decay", "momentum"):
+            group[key] = float(group[key])
+        group["centered"] = bool(group["centered"])
+
+    def _state_names(self, group: Mapping[str, Any]) -> tuple[str, ...]:
+        names = ["square_avg"]
+        if group["momentum"] > 0:
+            names.append("momentum_buffer")
+        if group["centered"]:
+            names.append("grad_avg")
+        return tuple(names)
+
+    def _update(self, i: int, p: Tensor, group: dict[str, Any]) -> None:
+        lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
+        weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
+        grad = p.grad._data
+        w = p._data
+        state = self.state.get(i)
+        if state is None:
+            state = self.state[i] = {"step": 0}
+            for name in self._state_names(group):
+                state[name] = np.zeros_like(w)
+        state["step"] += 1
+        if weight_decay != 0.0:
+            grad = np.multiply(w, weight_decay, out=self._scratch_like(i, 0, w))
+            grad += p.grad._data
+        work = self._scratch_like(i, 1, w)
+        square_avg = state["square_avg"]
+        square_avg *= alpha
+        np.multiply(grad, grad, out=work)
+        work *= 1.0 - alpha
+        square_avg += work
+        if group["centered"]:
+            grad_avg = state["grad_avg"]
+            grad_avg *= alpha
+            grad_avg += np.multiply(grad, 1.0 - alpha, out=work)
+            np.multiply(grad_avg, grad_avg, out=work)
+            np.subtract(square_avg, work, out=work)
+            avg = np.sqrt(work, out=work)
+        else:
+            avg = np.sqrt(square_avg, out=work)
+        avg += eps
+        if momentum > 0.0:
+            buf = state["momentum_buffer"]
+            buf *= momentum
+            buf += np.divide(grad, avg, out=work)
+            w -= np.multiply(buf, lr, out=work)
+        else:
+            update = np.divide(grad, avg, out=work)
+            update *= lr
+            w -= update
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.), with torch.optim.Adagrad's update for each parameter p at step
+    t = 1, 2, ...:
+
+        g = p.grad + weight_decay * p
+        sum = sum + g * g                         (sum starts at initial_accumulator_value)
+        p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(sum) + eps)
+    """
+
+    hyperparameters = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+    state_arrays = ("sum",)
+    state_counters = ("step",)
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        defaults = {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
+                    "initial_accumulator_value": initial_accumulator_value, "eps": eps}  # fmt: skip
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        _check_nonnegative(
+            "Adagrad", lr=group["lr"], lr_decay=group["lr_decay"], eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            initial_accumulator_value=group["initial_accumulator_value"],
+        )  # fmt: skip
+        for key in self.hyperparameters:
+            group[key] = float(group[key])
+
+    def _update(self, i: int, p: Tensor, group: dict[str, Any]) -> None:
+        lr, lr_decay, eps = float(group["lr"]), float(group["lr_decay"]), float(group["eps"])
+        weight_decay = float(group["weight_decay"])
+        grad = p.grad._data
+        w = p._data
+        state = self.state.get(i)
+        if state is None:
+            initial = float(group["initial_accumulator_value"])
+            state = self.state[i] = {"step": 0, "sum": np.full_like(w, initial)}
+        state["step"] += 1
+        if weight_decay != 0.0:
+            grad = np.multiply(w, weight_decay, out=self._scratch_like(i, 0, w))
+            grad += p.grad._data
+        clr = lr / (1.0 + (state["step"] - 1) * lr_decay)
+        work = self._scratch_like(i, 1, w)
+        state["sum"] += np.multiply(grad, grad, out=work)
+        std = np.sqrt(state["sum"], out=work)
+        std += eps
+        update = np.divide(grad, std, out=work)
+        update *= clr
+        w -= update
