@@ -134,9 +134,12 @@ class HandWrittenMLP:
     """3072-512-10 ReLU MLP in numpy: y = relu(x @ w1 + b1) @ w2 + b2, plain SGD."""
 
     def __init__(self, model) -> None:
-        # Start from the framework model's weights: both sides then compute the same numbers.
-        self.w1, self.b1 = model[0].weight.detach().numpy(), model[0].bias.detach().numpy()
-        self.w2, self.b2 = model[2].weight.detach().numpy(), model[2].bias.detach().numpy()
+        # Start from copies of the framework model's weights: both sides then compute the same
+        # numbers. Linear stores weight as (out, in) (torch's layout); by hand it is (in, out).
+        first, second = model[0], model[2]
+        self.w1 = np.ascontiguousarray(first.weight.detach().numpy().T)
+        self.w2 = np.ascontiguousarray(second.weight.detach().numpy().T)
+        self.b1, self.b2 = first.bias.detach().numpy().copy(), second.bias.detach().numpy().copy()
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float) -> float:
         n = len(y)

@@ -21,6 +21,7 @@ inputs are never modified) in the dtype they were given: float64 weights give fl
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -47,7 +48,7 @@ __all__ = [
 
 LOSSES = ("cross_entropy", "mse")
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "identity": nn.Identity}
-OUTPUT_ACTIVATIONS = {None: None, "sigmoid": nn.Sigmoid, "softmax": nn.Softmax}
+OUTPUT_ACTIVATIONS = {None: None, "sigmoid": nn.Sigmoid, "softmax": functools.partial(nn.Softmax, dim=-1)}
 Weights = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -404,7 +405,9 @@ def load_hidden_features(path: str | os.PathLike) -> Callable[[np.ndarray], np.n
     scale = float(checkpoint["pixel_scale"])
     hidden = [int(h) for h in checkpoint["hidden"]]
     weights = [key for key in checkpoint["model"] if key.endswith(".weight")]
-    d_out = checkpoint["model"][max(weights, key=lambda k: int(k.split(".")[0]))].shape[1]
+    last = checkpoint["model"][max(weights, key=lambda k: int(k.split(".")[0]))]
+    # (out, in) as torch; a file from before the format marker holds Linear weights as (in, out)
+    d_out = last.shape[1] if isinstance(checkpoint, nn.checkpoint.OldFormatState) else last.shape[0]
     model = MLP(projection.shape[1], hidden[0], d_out, hidden=hidden[1:],
                 activation=str(checkpoint["activation"]), dropout=float(checkpoint["dropout"]))
     model.load_state_dict(checkpoint["model"])

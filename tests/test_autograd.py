@@ -206,3 +206,43 @@ def test_operands_refuse_containers_as_torch() -> None:
         x + (1.0, 2.0)
     with pytest.raises(TypeError, match="list"):
         x * [1.0, 2.0]
+
+
+def test_in_place_methods_on_graph_tensors_are_recorded_as_torch() -> None:
+    w = torch.tensor([-1.0, 0.5, 2.0], requires_grad=True)
+    h = w * 2
+    memory = h.numpy(force=True)
+    h.add_(torch.ones(3), alpha=-2)
+    h.relu_()
+    assert h.tolist() == [0.0, 0.0, 2.0] and h.grad_fn.name() == "ReLUBackward0"  # torch: Relu...
+    assert h.numpy(force=True) is memory  # the same memory throughout
+    (h * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert w.grad.tolist() == [0.0, 0.0, 6.0]  # torch
+
+    a, b = torch.zeros(3), torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    a.add_(b * b)  # a needed no grad; now it is part of the graph, as torch
+    assert a.requires_grad and a.grad_fn.name() == "AddBackward0"
+    a.sum().backward()
+    assert b.grad.tolist() == [2.0, 4.0, 6.0]  # torch
+
+    r = w * 1
+    r.relu_()
+    r.add_(1.0)  # changes ReLU's saved output: torch raises at backward too
+    with pytest.raises(RuntimeError, match="output of ReLU"):
+        r.sum().backward()
+
+
+def test_in_place_methods_write_into_the_same_array() -> None:
+    t = torch.tensor([1.0, -2.0, 3.0])
+    array = t.numpy()
+    t.mul_(2).clamp_(min=0).sub_(1, alpha=2)
+    assert array.tolist() == [0.0, -2.0, 4.0] and t._version == 3
+    with pytest.raises(TypeError, match=r"add_: .* \(tensor \(3,\) int64"):
+        torch.tensor([1, 2, 3]).add_(0.5)
+    with pytest.raises(ValueError, match=r"add_: .*result \(2, 3\)"):
+        t.add_(torch.ones(2, 3))
+    torch.manual_seed(0)
+    u = torch.empty(1000).uniform_(-1, 1)
+    assert -1 <= u.min().item() and u.max().item() < 1 and abs(u.mean().item()) < 0.1
+    n = torch.empty(1000).normal_(2.0, 0.5)
+    assert abs(n.mean().item() - 2.0) < 0.1 and abs(n.std().item() - 0.5) < 0.05

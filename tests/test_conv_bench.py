@@ -1,4 +1,5 @@
-"""`benchmarks/conv_bench.py --quick` runs, checks its sides agree, and ends with `ratio X.XX`."""
+"""`benchmarks/conv_bench.py --quick` runs its five comparisons, checks their sides agree, and ends
+with `ratio X.XX`."""
 
 from __future__ import annotations
 
@@ -20,4 +21,4 @@ def test_conv_bench_quick_runs(capsys: pytest.CaptureFixture[str]) -> None:
     lines = capsys.readouterr().out.strip().splitlines()
     assert ratio > 0
     assert re.fullmatch(r"ratio \d+\.\d\d", lines[-1]) and lines[-1] == f"ratio {ratio:.2f}"
-    assert [line[:2] for line in lines if line[:1].isdigit()] == ["1.", "2.", "3.", "4."]
+    assert [line[:2] for line in lines if line[:1].isdigit()] == ["1.", "2.", "3.", "4.", "5."]

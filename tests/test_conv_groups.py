@@ -22,6 +22,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import tinygrad_be.conv
 import tinygrad_be.nn.functional as F
 from tinygrad_be import Tensor, gradcheck, no_grad
 
@@ -284,6 +285,26 @@ def test_float32_stays_float32_and_any_memory_layout_works(groups: int) -> None:
     for grad_x, grad_w in grads[1:]:
         np.testing.assert_allclose(grad_x, grads[0][0], rtol=1e-6)
         np.testing.assert_allclose(grad_w, grads[0][1], rtol=1e-6)
+
+
+def test_grouped_chunks_under_a_small_memory_budget_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a tiny budget the batch goes through in chunks (one sample per chunk): same numbers."""
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((5, 6, 6, 6)), rng.standard_normal((9, 2, 3, 3))
+    b, g = rng.standard_normal(9), rng.standard_normal((5, 9, 3, 6))
+
+    def run() -> list[np.ndarray]:
+        xt, wt, bt = leaf(x), leaf(w), leaf(b)
+        out = F.conv2d(xt, wt, bt, stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=3)
+        out.backward(Tensor(g))
+        return [values(out), values(xt.grad), values(wt.grad), values(bt.grad)]
+
+    whole = run()
+    monkeypatch.setattr(tinygrad_be.conv, "MEMORY_BUDGET_BYTES", 1)
+    for chunked, expected in zip(run(), whole, strict=True):
+        np.testing.assert_allclose(chunked, expected, rtol=1e-12, atol=1e-12)
+    options = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=3)
+    np.testing.assert_allclose(whole[0], conv_reference(x, w, b, **options), atol=1e-12)
 
 
 def test_unbatched_input_as_torch() -> None:

@@ -102,6 +102,10 @@ def test_devices() -> None:
         x.to("cuda")
     with pytest.raises(RuntimeError, match="expected one of"):
         torch.device("tpu")
+    torch.set_default_device("cpu")
+    assert torch.get_default_device() == "cpu"
+    with pytest.raises(RuntimeError, match="set_default_device: device 'cuda' is not available"):
+        torch.set_default_device("cuda")
 
 
 def test_function_forms_come_from_the_table() -> None:

@@ -598,7 +598,7 @@ def test_cross_entropy_with_weight_ignore_index_and_smoothing(reduction: str, da
 def test_nll_loss_with_weight_and_ignore_index(reduction: str, data: st.DataObject) -> None:
     logits, labels, weight = data.draw(logits_and_labels())
     labels[0] = max(labels[0], 0)
-    check(data, lambda z: F.nll_loss(z, labels, weight, -1, reduction), logits)
+    check(data, lambda z: F.nll_loss(z, labels, weight, ignore_index=-1, reduction=reduction), logits)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -608,7 +608,7 @@ def test_binary_cross_entropy_in_both_inputs(reduction: str, data: st.DataObject
     p = data.draw(values(shape, st.floats(0.05, 0.95)), label="p")
     t = data.draw(values(shape, st.floats(0.0, 1.0)), label="t")
     weight = data.draw(values(shape[-1:], st.floats(0.1, 2.0)), label="weight")
-    check(data, lambda p, t: F.binary_cross_entropy(p, t, weight, reduction), p, t)
+    check(data, lambda p, t: F.binary_cross_entropy(p, t, weight, reduction=reduction), p, t)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])

@@ -208,12 +208,12 @@ def test_mlp_layers():
     model = MLP()
     assert isinstance(model, nn.Sequential)
     assert [type(m) for m in model] == [nn.Linear, nn.Sigmoid, nn.Linear]
-    assert model[0].weight.shape == (3072, 64) and model[2].weight.shape == (64, 10)
+    assert model[0].weight.shape == (64, 3072) and model[2].weight.shape == (10, 64)  # torch's
 
     deep = MLP(20, 16, 3, hidden=(8, 4), activation="relu", dropout=0.25,
                output_activation="softmax")
     linears = [m for m in deep if isinstance(m, nn.Linear)]
-    assert [lin.weight.shape for lin in linears] == [(20, 16), (16, 8), (8, 4), (4, 3)]
+    assert [lin.weight.shape for lin in linears] == [(16, 20), (8, 16), (4, 8), (3, 4)]
     assert sum(isinstance(m, nn.ReLU) for m in deep) == 3
     assert sum(isinstance(m, nn.Dropout) for m in deep) == 3
     assert isinstance(deep[-1], nn.Softmax)

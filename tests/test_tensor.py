@@ -461,3 +461,17 @@ def test_index_with_a_tensor_of_indices() -> None:
     x = Tensor(np.arange(4.0), requires_grad=True)
     x[Tensor(np.array([3, 3, 0]))].sum().backward()
     np.testing.assert_array_equal(x.grad, [1.0, 0.0, 0.0, 2.0])
+
+
+def test_repr_wraps_rows_as_torch() -> None:
+    x = Tensor(np.linspace(-1.5, 2.0, 20, dtype=np.float32).reshape(2, 10))
+    # torch 2.13 prints exactly this
+    assert repr(x) == (
+        "tensor([[-1.5000, -1.3158, -1.1316, -0.9474, -0.7632, -0.5789, -0.3947, -0.2105,\n"
+        "         -0.0263,  0.1579],\n"
+        "        [ 0.3421,  0.5263,  0.7105,  0.8947,  1.0789,  1.2632,  1.4474,  1.6316,\n"
+        "          1.8158,  2.0000]])"
+    )
+    assert repr(Tensor([True, True])) == "tensor([True, True])"
+    assert repr(Tensor([[True, False]])) == "tensor([[ True, False]])"
+    assert x.shape == x.size() == (2, 10)  # a plain tuple (torch: torch.Size, a tuple subclass)

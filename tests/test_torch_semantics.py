@@ -406,9 +406,14 @@ def test_ops_that_saved_nothing_do_not_care_and_in_place_needs_no_grad() -> None
     np.testing.assert_array_equal(w.grad, [1.0, 1.0])
     with pytest.raises(RuntimeError, match="no_grad"):
         w.add_(1.0)
-    v = w
-    v += 1.0  # while recording: out of place, the gradient stays right
-    assert v is not w and v.grad_fn is not None
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        w += 1.0  # torch: "a leaf Variable that requires grad is being used in an in-place operation"
+    v = w * 1
+    v += 1.0  # a non-leaf: in place, recorded in the graph, as torch
+    v.relu_()
+    w.grad = None
+    (v * v).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 2 * (w.detach().numpy() + 1.0))
 
 
 # --------------------------------------------------------------------------------------------------

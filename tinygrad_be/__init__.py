@@ -31,7 +31,7 @@ from tinygrad_be.creation import (
     zeros,
     zeros_like,
 )
-from tinygrad_be.device import device
+from tinygrad_be.device import device, get_default_device, set_default_device
 from tinygrad_be.dtypes import (
     bool,
     double,
@@ -104,6 +104,7 @@ __all__ = [
     "from_numpy",
     "full",
     "full_like",
+    "get_default_device",
     "get_default_dtype",
     "gradcheck",
     "half",
@@ -133,6 +134,7 @@ __all__ = [
     "randn_like",
     "randperm",
     "save",
+    "set_default_device",
     "set_default_dtype",
     "set_grad_enabled",
     "short",

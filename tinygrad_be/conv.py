@@ -472,7 +472,7 @@ def _check_conv_shapes(
 
 
 def conv2d(
-    x: Tensor | Array,
+    input: Tensor | Array,  # noqa: A002  (torch's name)
     weight: Tensor,
     bias: Tensor | None = None,
     stride: int | Pair = 1,
@@ -482,7 +482,7 @@ def conv2d(
 ) -> Tensor:
     """2-D convolution (cross-correlation, as torch's `F.conv2d`).
 
-    x (N, C_in, H, W) or unbatched (C_in, H, W), weight (C_out, C_in / groups, kh, kw), bias
+    input (N, C_in, H, W) or unbatched (C_in, H, W), weight (C_out, C_in / groups, kh, kw), bias
     (C_out,) or None -> (N, C_out, Ho, Wo) with Ho = (H + 2·padding - dilation·(kh - 1) - 1) //
     stride + 1 (likewise Wo). `stride`, `padding` and `dilation` are an int or a (height, width)
     pair; padding adds zeros; `padding='valid'` is 0 and `padding='same'` (stride 1 only) keeps
@@ -490,7 +490,7 @@ def conv2d(
     be divisible by it; groups = C_in is a depthwise convolution (each output channel sees one
     input channel), which has a path of its own.
     """
-    x, weight = _tensor(x), _tensor(weight)
+    x, weight = _tensor(input), _tensor(weight)
     if x.ndim == 3 and weight.ndim == 4:  # unbatched, as torch accepts: a batch of one
         out = conv2d(x.reshape(1, *x.shape), weight, bias, stride, padding, dilation, groups)
         return out.reshape(out.shape[1:])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["device", "resolve"]
+__all__ = ["device", "get_default_device", "resolve", "set_default_device"]
 
 _TYPES = ("cpu", "cuda", "mps", "meta")
 
@@ -78,4 +78,13 @@ def resolve(where: Any, op: str) -> device:
             f"{op}: device {str(found)!r} is not available: tinygrad_be computes on the CPU with "
             "numpy (cuda.is_available() is False); use device='cpu'"
         )
+    return CPU
+
+
+def set_default_device(where: Any) -> None:
+    """As torch's: the device new tensors go to. Only "cpu" (or None) exists here; others raise."""
+    resolve(where, "set_default_device")
+
+
+def get_default_device() -> device:
     return CPU

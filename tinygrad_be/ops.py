@@ -273,6 +273,16 @@ class Index(Function):
         return (full,)
 
 
+def _assign(x: Array, index: Any, value: Array) -> None:
+    """x[index] = value, with errors naming both shapes."""
+    try:
+        x[index] = value
+    except (IndexError, ValueError) as error:
+        raise type(error)(
+            f"setitem: {error} (tensor shape {x.shape}, value shape {np.shape(value)})"
+        ) from None
+
+
 def _plain_index(index: Any) -> Any:
     """Tensors and lists inside an index become numpy arrays."""
     from tinygrad_be.tensor import Tensor
@@ -471,27 +481,20 @@ class Clone(Function):
 
 
 class SetItem(Function):
-    """`x[index] = value` recorded in the graph (torch's CopySlices).
+    """`x[index] = value` out of place: a copy of x with `value` written at `index`.
 
-    The forward writes into x's own array (the caller passes it as `out`): the tensor keeps its
-    memory, as torch's in-place assignment does. Backward: the overwritten elements of x get no
-    gradient; `value` gets the gradient of the elements it was written to, summed back to its shape
-    by the engine (it was broadcast into the slice).
+    `Tensor.__setitem__` writes the result back into x's own memory (x keeps its array, as in
+    torch). Backward: the overwritten elements of x get no gradient; `value` gets the gradient of
+    the elements it was written to, summed back to its shape by the engine (it was broadcast).
     """
 
     saves_inputs, saves_output = False, False
 
     def forward(self, x: Array, value: Array, index: Any) -> Array:
-        index = _plain_index(index)
-        self.index = index
-        try:
-            x[index] = value
-        except (IndexError, ValueError) as error:
-            raise type(error)(
-                f"setitem: {error} (tensor shape {x.shape}, value shape {value.shape})"
-            ) from None
-        self.slice_shape = x[index].shape
-        return x
+        self.index = _plain_index(index)
+        out = x.copy()
+        _assign(out, self.index, value)
+        return out
 
     def backward(self, grad: Array) -> tuple[Array | None, Array | None]:
         need_x, need_value = self.needs_input_grad

@@ -180,6 +180,7 @@ class Function:
     needs_input_grad: tuple[bool, ...]
     saves_inputs: bool = True
     saves_output: bool = True
+    output_version: int = 0  # the output's version when made (nonzero after an in-place op)
 
     def forward(self, *arrays: np.ndarray, **options: Any) -> np.ndarray:
         raise NotImplementedError
@@ -343,7 +344,7 @@ def _one_element(t: Tensor, what: str) -> Any:
     return t._data.item()
 
 
-_INPLACE_METHODS = "add_, sub_, mul_, div_, clamp_, fill_, zero_, copy_"
+_INPLACE_METHODS = "add_, sub_, mul_, div_, clamp_, fill_, zero_, copy_, relu_, ..., t[i] = v"
 
 
 class Tensor:
@@ -589,7 +590,11 @@ class Tensor:
         """As torch prints a tensor: `tensor([[0.1000, 2.0000]], requires_grad=True)`; the dtype
         is named when it is not the default one for its kind (float32, int64, bool)."""
         data = self._data
-        options: dict[str, Any] = {"separator": ", ", "prefix": "tensor("}
+        # 81 characters wraps rows where torch's printer does (checked on 1-, 2- and 3-d tensors).
+        options: dict[str, Any] = {"separator": ", ", "prefix": "tensor(", "max_line_width": 81}
+        if data.dtype.kind == "b":  # torch pads to the widest value present, numpy always to 5
+            width = 5 if data.size and not data.all() else 4
+            options["formatter"] = {"bool": lambda b: str(b).rjust(width)}
         if data.dtype.kind == "f" and data.size:
             finite = data[np.isfinite(data)]
             integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
@@ -911,59 +916,136 @@ class Tensor:
         return Tensor._wrap(np.asarray(self._data.all(axis=axis, keepdims=_keep(keepdim, keepdims))))
 
     # ----------------------------------------------------------------------------------------------
-    # In place (not differentiable): for weight updates under no_grad and for constants
-    def _inplace(self, name: str, result: Any) -> Tensor:
-        if self._requires_grad and _grad_mode.enabled:
+    # In place, as torch: the tensor keeps its memory. Under no_grad (weight updates) or on tensors
+    # outside any graph this is a plain write; on a tensor in a recorded graph the op is recorded too
+    # and the tensor takes the result's place in the graph (see `_take_over`).
+    def _inplace(self, name: str, compute: Callable[[], Any]) -> Tensor:
+        """Write `compute()` (the out-of-place result) into this tensor's own array."""
+        recording = _grad_mode.enabled
+        if recording and self._requires_grad and self._ctx is None:
             raise RuntimeError(
-                f"{name}: a tensor that requires grad cannot be changed in place while the graph "
-                f"is recorded; wrap the update in `with no_grad():` (a weight update) or use the "
-                f"out-of-place form"
+                f"{name}: a leaf tensor that requires grad (shape {self.shape}) cannot be changed "
+                "in place while the graph is recorded; wrap the update in `with no_grad():` (a "
+                "weight update) or use the out-of-place form"
             )
-        result = result._data if isinstance(result, Tensor) else result
-        try:
-            np.copyto(self._data, result, casting="same_kind")
-        except (TypeError, ValueError) as error:
-            raise type(error)(f"{name}: {error} (tensor {self.shape} {self.dtype})") from None
+        result = compute()
+        if not isinstance(result, Tensor):
+            result = Tensor._wrap(np.asarray(result))
+        if recording and result._ctx is not None:
+            return self._take_over(result, name)
+        self._write(result._data, name)
+        if recording and self._ctx is not None:  # overwritten without a graph: no gradient flows
+            self._ctx, self._requires_grad = None, False
         self._version += 1  # graphs that saved this array now refuse to use it
         return self
 
-    def add_(self, other: Any) -> Tensor:
-        return self._inplace("add_", self._data + _data_of(other))
+    def _write(self, values: np.ndarray, name: str) -> None:
+        try:
+            np.copyto(self._data, values, casting="same_kind")
+        except (TypeError, ValueError) as error:
+            raise type(error)(
+                f"{name}: {error} (tensor {self.shape} {self.dtype}, result "
+                f"{np.shape(values)} {np.asarray(values).dtype})"
+            ) from None
 
-    def sub_(self, other: Any) -> Tensor:
-        return self._inplace("sub_", self._data - _data_of(other))
+    def _take_over(self, result: Tensor, name: str) -> Tensor:
+        """Make this tensor the output of `result`'s graph node, writing the values in place.
+
+        The tensor as it was keeps its place in the graph under another name (`before`): the new
+        node and ops that used the tensor earlier send their gradients there (see
+        `_check_versions`); ops that saved its array refuse, since the array has changed.
+        """
+        fn = result._ctx
+        before = Tensor._wrap(self._data)
+        before._ctx, before._requires_grad = self._ctx, self._requires_grad
+        fn.parents = tuple([before if parent is self else parent for parent in fn.parents])
+        self._write(result._data, name)
+        if self._previous is None:
+            self._previous = {}
+        self._previous[self._version] = before
+        self._version += 1
+        before._version = self._version
+        fn.output_version = self._version
+        self._ctx, self._requires_grad = fn, True
+        return self
+
+    def add_(self, other: Any, *, alpha: float = 1) -> Tensor:
+        return self._inplace("add_", lambda: self.add(other, alpha=alpha))
+
+    def sub_(self, other: Any, *, alpha: float = 1) -> Tensor:
+        return self._inplace("sub_", lambda: self.sub(other, alpha=alpha))
 
     def mul_(self, other: Any) -> Tensor:
-        return self._inplace("mul_", self._data * _data_of(other))
+        return self._inplace("mul_", lambda: self * other)
 
     def div_(self, other: Any) -> Tensor:
-        return self._inplace("div_", self._data / _data_of(other))
+        return self._inplace("div_", lambda: self / other)
+
+    def pow_(self, exponent: Any) -> Tensor:
+        return self._inplace("pow_", lambda: self**exponent)
+
+    def neg_(self) -> Tensor:
+        return self._inplace("neg_", lambda: -self)
+
+    def abs_(self) -> Tensor:
+        return self._inplace("abs_", lambda: self.abs())
+
+    def exp_(self) -> Tensor:
+        return self._inplace("exp_", lambda: self.exp())
+
+    def sqrt_(self) -> Tensor:
+        return self._inplace("sqrt_", lambda: self.sqrt())
+
+    def relu_(self) -> Tensor:
+        return self._inplace("relu_", lambda: self.relu())
+
+    def sigmoid_(self) -> Tensor:
+        return self._inplace("sigmoid_", lambda: self.sigmoid())
+
+    def tanh_(self) -> Tensor:
+        return self._inplace("tanh_", lambda: self.tanh())
 
     def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-        return self._inplace("clamp_", np.clip(self._data, min, max))
+        return self._inplace("clamp_", lambda: self.clamp(min, max))
 
-    def fill_(self, value: float) -> Tensor:
-        return self._inplace("fill_", value)
+    clip_ = clamp_
+
+    def fill_(self, value: Any) -> Tensor:
+        return self._inplace("fill_", lambda: np.full(self.shape, _data_of(value), self.dtype))
 
     def zero_(self) -> Tensor:
-        return self._inplace("zero_", 0)
+        return self.fill_(0)
 
     def copy_(self, src: Any) -> Tensor:
-        return self._inplace("copy_", _data_of(src))
+        """Copy `src` (broadcast to this shape, cast to this dtype) into this tensor."""
+        if isinstance(src, Tensor) and src._requires_grad and _grad_mode.enabled:
+            return self._inplace("copy_", lambda: src.to(self.dtype).expand(self.shape))
+        return self._inplace("copy_", lambda: np.broadcast_to(_data_of(src), self.shape))
 
-    # `x += y` is in place as in torch, except while a graph is recorded through x: then it rebinds
-    # x to the out-of-place result (the gradients stay right; other references keep the old x).
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with values uniform in [a, b) from the default generator (or `generator`)."""
+        from tinygrad_be import rng as _rng
+
+        return self._inplace("uniform_", lambda: _rng.resolve(generator).uniform(a, b, self.shape))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+        """Fill with normal values of mean `mean` and standard deviation `std`."""
+        from tinygrad_be import rng as _rng
+
+        return self._inplace("normal_", lambda: _rng.resolve(generator).normal(mean, std, self.shape))
+
+    # `x += y` is in place, as torch (and refused on a leaf that requires grad outside no_grad).
     def __iadd__(self, other: Any) -> Tensor:
-        return self + other if self._requires_grad and _grad_mode.enabled else self.add_(other)
+        return self.add_(other)
 
     def __isub__(self, other: Any) -> Tensor:
-        return self - other if self._requires_grad and _grad_mode.enabled else self.sub_(other)
+        return self.sub_(other)
 
     def __imul__(self, other: Any) -> Tensor:
-        return self * other if self._requires_grad and _grad_mode.enabled else self.mul_(other)
+        return self.mul_(other)
 
     def __itruediv__(self, other: Any) -> Tensor:
-        return self / other if self._requires_grad and _grad_mode.enabled else self.div_(other)
+        return self.div_(other)
 
     # ----------------------------------------------------------------------------------------------
     # Shape
@@ -1447,36 +1529,14 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         value_tensor = value if isinstance(value, Tensor) else None
         if value_tensor is not None and value_tensor.dtype != self.dtype:
-            value_tensor = value_tensor.to(self.dtype)
-        value_array = value_tensor._data if value_tensor is not None else np.asarray(value, self.dtype)
-        recording = _grad_mode.enabled and (
-            self._requires_grad or (value_tensor is not None and value_tensor._requires_grad)
-        )
-        if not recording:
-            ops.SetItem().forward(self._data, value_array, index=index)
+            value_tensor = value_tensor.to(self.dtype)  # as torch: the value takes the tensor's dtype
+        if value_tensor is None:
+            value_tensor = Tensor._wrap(np.asarray(value, self.dtype))
+        if _grad_mode.enabled and (self._requires_grad or value_tensor._requires_grad):
+            self._inplace("setitem", lambda: ops.SetItem.apply(self, value_tensor, index=index))
+        else:  # no graph: write the slice directly, no copy of the whole tensor
+            ops._assign(self._data, ops._plain_index(index), value_tensor._data)
             self._version += 1
-            return
-        if self._requires_grad and self._ctx is None:
-            raise RuntimeError(
-                f"setitem: a leaf tensor that requires grad (shape {self.shape}) cannot be "
-                "changed in place while the graph is recorded; wrap it in `with no_grad():`"
-            )
-        # The tensor as it was stays in the graph under another name: ops that used it before
-        # this assignment send their gradients there (see _check_versions).
-        before = Tensor._wrap(self._data)
-        before._ctx, before._requires_grad = self._ctx, self._requires_grad
-        value_tensor = value_tensor if value_tensor is not None else Tensor._wrap(value_array)
-        fn = ops.SetItem()
-        fn.forward(self._data, value_array, index=index)
-        if self._previous is None:
-            self._previous = {}
-        self._previous[self._version] = before
-        self._version += 1
-        before._version = self._version  # its array changed: ops that saved it must refuse
-        fn.parents = (before, value_tensor)
-        fn.needs_input_grad = (before._requires_grad, value_tensor._requires_grad)
-        fn.saved_versions = (before._version, value_tensor._version)
-        self._ctx, self._requires_grad = fn, True
 
 
 _DEFAULT_PRINTED_DTYPES = (np.dtype(np.int64), np.dtype(np.bool_))
@@ -1623,11 +1683,12 @@ def _check_versions(fn: Function, output: Tensor) -> None:
                     f"assignment and in-place methods ({_INPLACE_METHODS}) count: compute the "
                     "output again after changing its inputs"
                 )
-    if fn.saves_output and output._version:
+    if fn.saves_output and output._version != fn.output_version:
         raise RuntimeError(
             "backward: one of the variables needed for gradient computation has been modified "
             f"by an inplace operation: the output of {type(fn).__name__} (shape {output.shape}) "
-            f"is at version {output._version}; {type(fn).__name__} saved it at version 0"
+            f"is at version {output._version}; {type(fn).__name__} saved it at version "
+            f"{fn.output_version}"
         )
 
 

@@ -103,9 +103,9 @@ class Conv2d(Module):
             values = generator.uniform(-bound, bound, self.out_channels).astype(dtype)
             self.bias = Parameter(values)
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, input: Any) -> Tensor:  # noqa: A002  (torch's name)
         return F.conv2d(
-            x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )
 
     def extra_repr(self) -> str:
