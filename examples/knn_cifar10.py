@@ -154,8 +154,14 @@ def main(argv: list[str] | None = None) -> np.ndarray:
     parser.add_argument("--archive", type=Path, help="local archive (default $CIFAR10_ARCHIVE)")
     parser.add_argument("--checksum", help="md5/sha256 of --archive, or 'skip'")
     parser.add_argument(
-        "--memory-mb", type=float, default=DEFAULT_MEMORY_BUDGET / 2**20,
-        help="scratch memory per chunk of test rows, MiB (default 256)",
+        "--memory-mb", type=float, default=None,
+        help=f"scratch memory per chunk of test rows, MiB (default {DEFAULT_MEMORY_BUDGET // 2**20}"
+        " on the CPU, 2048 on a GPU)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--device", default="cpu",
+        help='"cpu", or "cuda": distances and neighbours on the GPU (needs CuPy: pip install -e '
+        '".[cuda12]")',
     )  # fmt: skip
     parser.add_argument("--out-dir", type=Path, default=Path("results"))
     args = parser.parse_args(argv)
@@ -181,7 +187,8 @@ def main(argv: list[str] | None = None) -> np.ndarray:
     print(f"data ready in {loaded - start:.1f} s")
 
     ks = list(range(1, args.k_max + 1))
-    model = KNN(k=1, metric=args.metric, memory_budget=int(args.memory_mb * 2**20))
+    budget = None if args.memory_mb is None else int(args.memory_mb * 2**20)
+    model = KNN(k=1, metric=args.metric, memory_budget=budget, device=args.device)
     model.fit(x_train, y_train)
     predictions = model.predict_sweep(x_test, ks, progress=True)  # (len(ks), n_test) labels
     accuracies = (predictions == y_test).mean(axis=1)

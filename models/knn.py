@@ -25,7 +25,9 @@ The lab's functions take and return numpy arrays:
 >>> predictions = knn_predict(dists, labels_train, k=5)      # (n_test,) int64
 >>> accuracy = evaluate_knn(data_train, labels_train, data_test, labels_test, k=5)
 
-The class works like scikit-learn's `KNeighborsClassifier`, and sweeps many `k` in one pass:
+The class works like scikit-learn's `KNeighborsClassifier`, and sweeps many `k` in one pass; with
+`device="cuda"` (CuPy and a GPU) the distances and the neighbour selection run on the GPU, chunk by
+chunk within a GPU memory budget, and only the (n_test, k) neighbours come back to the host:
 
 >>> model = KNN(k=5).fit(data_train, labels_train)
 >>> model.score(data_test, labels_test)                      # accuracy in [0, 1]
@@ -40,10 +42,12 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from tinygrad_be import Tensor, from_numpy
+from tinygrad_be import Tensor, backend, from_numpy
+from tinygrad_be.device import resolve as resolve_device
 from tinygrad_be.progress import progress_bar
 
 __all__ = [
+    "DEFAULT_GPU_MEMORY_BUDGET",
     "DEFAULT_MEMORY_BUDGET",
     "KNN",
     "METRICS",
@@ -55,6 +59,8 @@ __all__ = [
 ]
 
 DEFAULT_MEMORY_BUDGET = 256 * 2**20  # bytes of scratch memory per chunk (256 MiB)
+# On a GPU: chunks as large as 2 GiB (fewer, larger kernels), at most half the free GPU memory.
+DEFAULT_GPU_MEMORY_BUDGET = 2 * 2**30
 METRICS = ("l2", "l1", "cosine")
 
 # Scratch bytes per (test row, training row) pair while a chunk is processed: the float32 distance
@@ -106,7 +112,7 @@ def _check_finite(array: np.ndarray, name: str) -> None:
 
 def _as_labels(y: InputData, n: int, name: str, data_name: str) -> np.ndarray:
     """Integer class labels as an int64 array of length `n`."""
-    labels = y._data if isinstance(y, Tensor) else np.asarray(y)
+    labels = backend.to_host(y._data) if isinstance(y, Tensor) else np.asarray(y)  # small: host
     if labels.ndim != 1:
         raise ValueError(f"{name} must be 1-D (n_samples,), got shape {labels.shape}")
     if len(labels) != n:
@@ -154,11 +160,12 @@ def _check_same_width(a: np.ndarray, b: np.ndarray, a_name: str, b_name: str) ->
 
 
 def _squared_norms(x: np.ndarray, dtype: type, rows_per_chunk: int = 4096) -> np.ndarray:
-    """(n,) squared row norms, accumulated in float64 for accuracy, returned as `dtype`."""
-    out = np.empty(len(x), dtype=np.float64)
+    """(n,) squared row norms, accumulated in float64 for accuracy, returned as `dtype` (on x's
+    device)."""
+    out = backend.array_module(x).empty(len(x), dtype=np.float64)
     for start in range(0, len(x), rows_per_chunk):  # chunks bound the float64 copy
-        rows = np.asarray(x[start : start + rows_per_chunk], dtype=np.float64)
-        out[start : start + len(rows)] = np.einsum("ij,ij->i", rows, rows)
+        rows = x[start : start + rows_per_chunk].astype(np.float64, copy=False)
+        out[start : start + len(rows)] = backend.einsum("ij,ij->i", rows, rows)
     return out.astype(dtype, copy=False)
 
 
@@ -201,8 +208,9 @@ def _l1_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     m, d = a.shape
     block = max(1, _L1_BUFFER_BYTES // (m * d * a.itemsize))
-    out = np.empty((m, len(b)), dtype=a.dtype)
-    buffer = np.empty((m, min(block, len(b)), d), dtype=a.dtype)
+    xp = backend.array_module(a)
+    out = xp.empty((m, len(b)), dtype=a.dtype)
+    buffer = xp.empty((m, min(block, len(b)), d), dtype=a.dtype)
     for start in range(0, len(b), block):
         rows = b[start : start + block]
         diff = buffer[:, : len(rows)]
@@ -223,8 +231,8 @@ def distance_matrix(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     b = _as_matrix(b, "b")
     _check_same_width(a, b, "a", "b")
     dtype = np.float64 if a.dtype == np.float64 and b.dtype == np.float64 else np.float32
-    a = np.asarray(a, dtype=dtype)
-    b = np.asarray(b, dtype=dtype)
+    a = a.astype(dtype, copy=False)
+    b = b.astype(dtype, copy=False)
     return _l2_distances(a, b, _squared_norms(b, dtype))
 
 
@@ -241,7 +249,8 @@ def _rows_per_chunk(n_rows: int, n_train: int, extra_per_row: int, budget: int) 
 def k_nearest(dists: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The `k` smallest entries of each row of `dists`, nearest first, ties by column index.
 
-    dists: (m, n) array without NaN. Returns (distances, indices), both (m, k); indices are int64.
+    dists: (m, n) array without NaN (numpy, or CuPy: the selection runs on the GPU and only the
+    (m, k) result comes back). Returns numpy (distances, indices), both (m, k); indices are int64.
     Costs O(n) per row (`argpartition`), not a full sort.
     """
     n = dists.shape[1]
@@ -265,6 +274,7 @@ def k_nearest(dists: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         columns = np.nonzero(keep)[1].reshape(len(tied_rows), k)  # exactly k per row, ascending
         index[tied_rows] = columns
         value[tied_rows] = np.take_along_axis(rows, columns, axis=1)
+    value, index = backend.to_host(value), backend.to_host(index)  # (m, k): small
     order = np.lexsort((index, value), axis=1)  # by distance, then by training index
     return np.take_along_axis(value, order, axis=1), np.take_along_axis(index, order, axis=1)
 
@@ -323,9 +333,11 @@ class KNN:
     metric: "l2" (Euclidean), "l1" (Manhattan, no matmul form: much slower) or "cosine"
         (1 - cosine similarity, zero vectors at distance 1 from everything).
     batch_size: test rows per chunk; by default as many as fit in `memory_budget`.
-    memory_budget: bytes of scratch memory a chunk may use (default 256 MiB). The model also keeps
-        the training set as float32 (no copy if it already is: do not modify it in place after
-        `fit`).
+    memory_budget: bytes of scratch memory a chunk may use (default 256 MiB on the CPU; on a GPU
+        2 GiB, at most half the free GPU memory). The model also keeps the training set as float32
+        (no copy if it already is on the CPU: do not modify it in place after `fit`).
+    device: "cpu", or "cuda" (CuPy and a GPU): where the training set is kept and the distances
+        and neighbours are computed. Inputs and results stay numpy arrays either way.
     """
 
     def __init__(
@@ -333,7 +345,8 @@ class KNN:
         k: int = 1,
         metric: str = "l2",
         batch_size: int | None = None,
-        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        memory_budget: int | None = None,
+        device: str = "cpu",
     ) -> None:
         if isinstance(k, bool) or not isinstance(k, numbers.Integral):
             raise TypeError(f"k must be an integer, got {k!r}")
@@ -347,6 +360,9 @@ class KNN:
             or batch_size < 1
         ):
             raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+        self.device = resolve_device(device, "KNN")
+        if memory_budget is None:
+            memory_budget = DEFAULT_MEMORY_BUDGET if self.device.type == "cpu" else _gpu_budget()
         if isinstance(memory_budget, bool) or not isinstance(memory_budget, numbers.Integral):
             raise TypeError(
                 f"memory_budget must be an integer number of bytes, got {memory_budget!r}"
@@ -364,7 +380,8 @@ class KNN:
         self._train_term: np.ndarray | None = None  # per-training-row term of the metric
 
     def __repr__(self) -> str:
-        return f"KNN(k={self.k}, metric={self.metric!r}, batch_size={self.batch_size})"
+        where = "" if self.device.type == "cpu" else f", device='{self.device}'"
+        return f"KNN(k={self.k}, metric={self.metric!r}, batch_size={self.batch_size}{where})"
 
     def fit(self, x: InputData, y: InputData) -> KNN:
         """Remember the training set. x: (n_train, d) Tensor or array; y: (n_train,) int labels."""
@@ -372,7 +389,11 @@ class KNN:
         labels = _as_labels(y, len(data), "y", "x")
         _check_k(self.k, len(data))
         train = np.ascontiguousarray(data, dtype=np.float32)
-        self.x_train = from_numpy(train)  # shares: a Tensor(...) would copy the training set
+        if self.device.type == "cpu":
+            self.x_train = from_numpy(train)  # shares: a Tensor(...) would copy the training set
+        else:
+            train = backend.to_device(train, self.device, "KNN.fit")
+            self.x_train = Tensor._wrap(train)
         self.y_train = labels
         self.classes_, self._y_class = np.unique(labels, return_inverse=True)
         # Per-training-row terms of the distance formulas, computed once here.
@@ -424,6 +445,8 @@ class KNN:
         for start in bar:
             # Convert chunk by chunk: uint8 or float64 test data is never copied whole.
             chunk = np.ascontiguousarray(data[start : start + step], dtype=np.float32)
+            if self.device.type != "cpu":
+                chunk = backend.to_device(chunk, self.device, "KNN.kneighbors")
             stop = start + len(chunk)
             distances[start:stop], indices[start:stop] = k_nearest(self._distances(chunk), k)
         return distances, indices
@@ -456,6 +479,12 @@ class KNN:
     def score(self, x: InputData, y: InputData, progress: bool = False) -> float:
         """Accuracy with this model's k: the fraction of rows of `x` whose label is predicted."""
         return float(self.score_sweep(x, y, [self.k], progress=progress)[0])
+
+
+def _gpu_budget() -> int:
+    """The default scratch budget on the GPU: 2 GiB, at most half the free GPU memory."""
+    free, _ = backend.cuda_module("KNN").cuda.Device().mem_info
+    return int(min(DEFAULT_GPU_MEMORY_BUDGET, free // 2))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -48,7 +48,11 @@ __all__ = [
 
 LOSSES = ("cross_entropy", "mse")
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "identity": nn.Identity}
-OUTPUT_ACTIVATIONS = {None: None, "sigmoid": nn.Sigmoid, "softmax": functools.partial(nn.Softmax, dim=-1)}
+OUTPUT_ACTIVATIONS = {
+    None: None,
+    "sigmoid": nn.Sigmoid,
+    "softmax": functools.partial(nn.Softmax, dim=-1),
+}
 Weights = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 

@@ -42,7 +42,7 @@ CUPY_FUNCTIONS = frozenset(
     ones ones_like pad partition power prod ravel repeat reshape result_type round sign sin sort
     split sqrt square squeeze stack std subtract sum swapaxes take take_along_axis tanh tile
     transpose tril triu true_divide trunc unique unravel_index var where zeros zeros_like
-    argpartition cumprod flip linalg less less_equal shape ndim size array2string
+    argpartition cumprod flip linalg less less_equal norm flatnonzero nonzero
     """.split()
 )
 
@@ -229,7 +229,17 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"fake cupy has no {name!r}")
 
 
-for _dtype in ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool_"):
+for _dtype in (
+    "float16",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "bool_",
+):
     globals()[_dtype] = getattr(np, _dtype)
 dtype = np.dtype
 newaxis = None

@@ -64,16 +64,22 @@ def test_softmax_is_a_distribution_along_its_axis(data: st.DataObject) -> None:
     np.testing.assert_allclose(np.exp(F.log_softmax(Tensor(x), axis).data), p, atol=1e-15)
 
 
-def test_softmax_default_axis_is_the_last() -> None:
+def test_softmax_without_dim_warns_and_picks_torchs_legacy_dim() -> None:
+    # torch: no dim -> dim 0 for 0-, 1- and 3-D inputs, else 1, with a deprecation warning
     x = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
-    np.testing.assert_allclose(F.softmax(Tensor(x)).data.sum(axis=1), [1.0, 1.0])
-    np.testing.assert_allclose(F.softmax(Tensor(x)).data[1], [1 / 3] * 3)
-    np.testing.assert_allclose(Tensor(x).softmax().data, F.softmax(x).data)  # arrays accepted too
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
+        p = F.softmax(Tensor(x))
+    np.testing.assert_allclose(p.data.sum(axis=1), [1.0, 1.0])
+    np.testing.assert_allclose(p.data[1], [1 / 3] * 3)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for log_softmax"):
+        assert np.allclose(np.exp(F.log_softmax(Tensor(np.zeros((2, 3, 4))))).sum(axis=0), 1)
+    np.testing.assert_allclose(Tensor(x).softmax(-1).data, F.softmax(x, dim=1).data)  # arrays too
+    assert F.softmax(x, dim=1, dtype=np.float32).dtype == np.float32  # torch's dtype=: cast first
 
 
 def test_softmax_keeps_float32() -> None:
     x = Tensor(np.array([[1.0, 2.0]], dtype=np.float32))
-    assert F.softmax(x).dtype == np.float32 and F.log_softmax(x).dtype == np.float32
+    assert F.softmax(x, 1).dtype == np.float32 and F.log_softmax(x, 1).dtype == np.float32
 
 
 # --------------------------------------------------------------------------------------------------
@@ -84,10 +90,10 @@ def test_cross_entropy_equals_the_mean_negative_log_softmax_of_the_labels(
 ) -> None:
     logits, labels = case
     n = len(labels)
-    expected = -(F.log_softmax(Tensor(logits)).data[range(n), labels]).mean()
+    expected = -(F.log_softmax(Tensor(logits), dim=1).data[range(n), labels]).mean()
     np.testing.assert_allclose(F.cross_entropy(Tensor(logits), labels).item(), expected, rtol=1e-12)
     # The same through Tensor ops (the composed, unfused form):
-    composed = -(F.log_softmax(Tensor(logits))[np.arange(n), labels]).mean()
+    composed = -(F.log_softmax(Tensor(logits), dim=1)[np.arange(n), labels]).mean()
     np.testing.assert_allclose(F.cross_entropy(logits, labels).item(), composed.item(), rtol=1e-12)
 
 
@@ -142,7 +148,10 @@ def test_cross_entropy_keeps_float32_and_casts_array_targets() -> None:
 
 def test_cross_entropy_refuses_bad_input() -> None:
     logits = Tensor(np.zeros((4, 3)))
-    with pytest.raises(ValueError, match=re.escape("logits must be (N, C), got shape (4, 3, 1)")):
+    # (N, C, d1) logits take (N, d1) targets, as torch
+    with pytest.raises(
+        ValueError, match=re.escape("target must have shape (4, 1) for input (4, 3, 1)")
+    ):
         F.cross_entropy(Tensor(np.zeros((4, 3, 1))), np.zeros(4, dtype=np.int64))
     with pytest.raises(
         ValueError, match=re.escape("must have shape (4,)") + ".*" + re.escape("(4, 1)")
@@ -176,7 +185,7 @@ def test_mse_loss_refuses_differing_shapes() -> None:
     """(N, 1) against (N,) would broadcast to (N, N): a silent, classic bug."""
     pred = Tensor(np.zeros((5, 1)), requires_grad=True)
     with pytest.raises(
-        ValueError, match=re.escape("pred shape (5, 1) and target shape (5,) differ")
+        ValueError, match=re.escape("input shape (5, 1) and target shape (5,) differ")
     ):
         F.mse_loss(pred, np.zeros(5))
     with pytest.raises(ValueError, match=re.escape("(5, 1)") + ".*" + re.escape("(1, 5)")):
@@ -205,8 +214,8 @@ def test_softmax_and_log_softmax_are_stable_at_1e4(dtype: type) -> None:
     x = Tensor(logits, requires_grad=True)
     weights = np.arange(9, dtype=dtype).reshape(3, 3)
     with no_overflow():
-        p = F.softmax(x)
-        log_p = F.log_softmax(x)
+        p = F.softmax(x, dim=1)
+        log_p = F.log_softmax(x, dim=1)
         p.backward(weights)
         log_p.backward(weights)
     assert p.dtype == log_p.dtype == dtype

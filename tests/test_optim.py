@@ -51,7 +51,7 @@ SGD_CASES = [
 )
 def test_sgd_matches_the_torch_update_written_out(config, rng):
     params = make_params(rng)
-    start = [p.detach().clone() for p in params]
+    start = [p.detach().numpy().copy() for p in params]
     grads = make_grads(rng, steps=3)
     run(optim.SGD(params, **config), params, grads)
 
@@ -93,7 +93,7 @@ ADAM_CASES = [
 @pytest.mark.parametrize("decoupled", [False, True], ids=["Adam", "AdamW"])
 def test_adam_matches_the_torch_update_written_out(config, decoupled, rng):
     params = make_params(rng)
-    start = [p.detach().clone() for p in params]
+    start = [p.detach().numpy().copy() for p in params]
     grads = make_grads(rng, steps=4)
     if decoupled:
         config = {"weight_decay": 0.01, **config}  # AdamW's default decay, unless the case sets one
@@ -156,12 +156,12 @@ def test_float32_stays_float32_and_agrees_with_float64(make, rng):
     params64 = [Tensor(p.data.astype(np.float64), requires_grad=True) for p in params32]
     grads = [[g.astype(np.float32) for g in step] for step in make_grads(rng, steps=3)]
     opt32, opt64 = make(params32), make(params64)
-    arrays_before = [p.data for p in params32]
+    arrays_before = [p.detach().numpy() for p in params32]
     run(opt32, params32, grads)
     run(opt64, params64, grads)
     for p32, p64, array in zip(params32, params64, arrays_before, strict=True):
         assert p32.dtype == np.float32
-        assert p32.data is array  # updated in place, not replaced
+        assert p32.detach().numpy() is array  # updated in place, not replaced
         np.testing.assert_allclose(p32.data, p64.data, rtol=1e-5, atol=1e-6)
     for state in opt32.state.values():
         for value in state.values():
@@ -225,8 +225,8 @@ def test_state_dict_through_a_file_resumes_exactly(make, rng, tmp_path):
     optimizer = make(params)
     run(optimizer, params, grads[:3])
     path = tmp_path / "checkpoint.npz"
-    tinygrad_be.save(path, {"params": {str(i): p for i, p in enumerate(params)},
-                            "optimizer": optimizer.state_dict()})  # fmt: skip
+    tinygrad_be.save({"params": {str(i): p for i, p in enumerate(params)},
+                      "optimizer": optimizer.state_dict()}, path)  # fmt: skip
     run(optimizer, params, grads[3:])  # the uninterrupted run
 
     checkpoint = tinygrad_be.load(path)
@@ -326,7 +326,7 @@ def test_lambda_lr():
 def test_scheduler_state_dict_resumes_the_same_curve(tmp_path):
     first = optim.WarmupCosineLR(optimizer_with_lr(0.4), 3, 20, min_lr=0.01)
     lrs(first, 6)
-    tinygrad_be.save(tmp_path / "s.npz", {"scheduler": first.state_dict()})
+    tinygrad_be.save({"scheduler": first.state_dict()}, tmp_path / "s.npz")
     later = lrs(first, 5)
 
     # A resumed run builds its scheduler with the optimizer's current lr, then loads the state.
@@ -345,3 +345,100 @@ def test_an_adam_checkpoint_from_before_amsgrad_still_loads():
     optimizer = optim.Adam([p])
     optimizer.load_state_dict(old_format)
     assert optimizer.lr == 0.01 and optimizer.amsgrad is False
+
+
+# --------------------------------------------------------------------------------------------------
+# RMSprop and Adagrad against torch: four steps from the same start with the same gradients
+W0 = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]]
+B0 = [0.1, -0.2]
+TORCH_GRADS = [
+    ([[0.3, -0.2, 0.1], [0.05, 0.4, -0.6]], [0.2, -0.1]),
+    ([[-0.1, 0.5, 0.2], [0.3, -0.3, 0.0]], [0.0, 0.3]),
+    ([[0.7, 0.1, -0.4], [-0.2, 0.2, 0.9]], [-0.5, 0.1]),
+    ([[0.0, -0.6, 0.3], [0.1, 0.1, -0.1]], [0.4, -0.4]),
+]
+# (options, (weight, bias) after the four steps): torch 2.13, float64
+RMSPROP_TORCH = [
+    ({}, ([[0.3404874490844615, -0.9370625237680916, 1.842859985628799], [1.329785962651971, 0.1543171453937464, -0.7241810128064228]], [0.03310106053067803, -0.1479249088104735])),
+    ({'lr': 0.05, 'alpha': 0.9, 'eps': 1e-06}, ([[0.24794694243213675, -0.8978855804132211, 1.748359663622261], [1.2303746256142527, 0.09419661602214556, -0.7116681115081614]], [-0.007620072052243521, -0.11617558098438932])),
+    ({'lr': 0.02, 'weight_decay': 0.1}, ([[0.1552898370321684, -0.8031175793030624, 1.5979737886046153], [1.0729322170767772, 0.04818935615598966, -0.6593829682345257]], [-0.02514214702344114, -0.07715339665850007])),
+    ({'lr': 0.01, 'momentum': 0.9}, ([[0.06875669437548725, -0.868564428980982, 1.524530774399274], [0.9668183206830442, -0.020315939125595026, -0.5553958930812434]], [-0.12712101139024684, -0.09360371242264356])),
+    ({'lr': 0.01, 'centered': True}, ([[0.3394179625723521, -0.9367309742332762, 1.8415298496885435], [1.3286117167225482, 0.15371882129770315, -0.7237104306851297]], [0.03273958633310047, -0.14772317264411253])),
+    ({'lr': 0.03, 'momentum': 0.5, 'centered': True, 'weight_decay': 0.05, 'alpha': 0.8}, ([[0.28040960910498897, -0.920606538074232, 1.7555574749747163], [1.2306061513241957, 0.11866516816830466, -0.6801966570344024]], [0.015521322003939325, -0.15295542258278694])),
+]  # fmt: skip
+ADAGRAD_TORCH = [
+    ({}, ([[0.4840490538950305, -0.9937250193122948, 1.9843072181374841], [1.4829814186279318, 0.24046035138043137, -0.7473999283264623]], [0.09332191897301792, -0.19480394284466016])),
+    ({'lr': 0.1, 'lr_decay': 0.5}, ([[0.3755157322570998, -0.9414851975562057, 1.8621061964681402], [1.351116259227956, 0.16412749877067417, -0.6879202162584583]], [0.02257244282920006, -0.1475291061568562])),
+    ({'lr': 0.05, 'weight_decay': 0.2}, ([[0.4020701368577794, -0.9293479338681105, 1.8799125831795], [1.3769965066134258, 0.19179749451623956, -0.715065376924372]], [0.06262183357326226, -0.163348591923608])),
+    ({'lr': 0.1, 'initial_accumulator_value': 0.3, 'eps': 0.001}, ([[0.39370349852633607, -0.9824873177221257, 1.9655755300027682], [1.458471596756721, 0.19261033850636838, -0.7421922794430627]], [0.08463407599110265, -0.19211276563528162])),
+]  # fmt: skip
+
+
+def _run_torch_case(make, dtype=np.float64) -> list[Tensor]:
+    params = [Tensor(np.array(W0, dtype), requires_grad=True),
+              Tensor(np.array(B0, dtype), requires_grad=True)]  # fmt: skip
+    optimizer = make(params)
+    for grads in TORCH_GRADS:
+        for p, g in zip(params, grads, strict=True):
+            p.grad = Tensor(np.array(g, dtype))
+        optimizer.step()
+    return params
+
+
+@pytest.mark.parametrize("config, expected", RMSPROP_TORCH, ids=lambda c: str(c))
+def test_rmsprop_matches_torch(config, expected):
+    params = _run_torch_case(lambda p: optim.RMSprop(p, **config))
+    for p, want in zip(params, expected, strict=True):
+        np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("config, expected", ADAGRAD_TORCH, ids=lambda c: str(c))
+def test_adagrad_matches_torch(config, expected):
+    params = _run_torch_case(lambda p: optim.Adagrad(p, **config))
+    for p, want in zip(params, expected, strict=True):
+        np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-12, atol=1e-15)
+
+
+def test_rmsprop_and_adagrad_defaults_state_and_float32():
+    params = [Tensor(np.zeros(2), requires_grad=True)]
+    rms = optim.RMSprop(params)
+    assert (rms.lr, rms.alpha, rms.eps, rms.weight_decay, rms.momentum, rms.centered) == (
+        0.01, 0.99, 1e-8, 0.0, 0.0, False)  # fmt: skip
+    ada = optim.Adagrad(params)
+    assert (ada.lr, ada.lr_decay, ada.weight_decay, ada.initial_accumulator_value, ada.eps) == (
+        0.01, 0.0, 0.0, 0.0, 1e-10)  # fmt: skip
+    for make in (lambda p: optim.RMSprop(p, momentum=0.9, centered=True),
+                 lambda p: optim.Adagrad(p, lr=0.1)):  # fmt: skip
+        p32 = _run_torch_case(make, np.float32)
+        p64 = _run_torch_case(make)
+        for a, b in zip(p32, p64, strict=True):
+            assert a.dtype == np.float32
+            np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5)
+    with pytest.raises(ValueError, match="alpha must be >= 0"):
+        optim.RMSprop(params, alpha=-0.1)
+    with pytest.raises(ValueError, match="lr_decay must be >= 0"):
+        optim.Adagrad(params, lr_decay=-1)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda p: optim.RMSprop(p, lr=0.01, momentum=0.9, centered=True),
+     lambda p: optim.Adagrad(p, lr=0.1, lr_decay=0.1)],
+    ids=["RMSprop", "Adagrad"],
+)  # fmt: skip
+def test_rmsprop_and_adagrad_resume_from_a_checkpoint(make, tmp_path):
+    params = _run_torch_case(make)
+    optimizer = make(params)
+    for p, g in zip(params, TORCH_GRADS[0], strict=True):
+        p.grad = Tensor(np.array(g))
+    optimizer.step()
+    tinygrad_be.save({"optimizer": optimizer.state_dict()}, tmp_path / "o.npz")
+    copies = [Tensor(p.detach().numpy().copy(), requires_grad=True) for p in params]
+    resumed = make(copies)
+    resumed.load_state_dict(tinygrad_be.load(tmp_path / "o.npz")["optimizer"])
+    for opt, ps in ((optimizer, params), (resumed, copies)):
+        for p, g in zip(ps, TORCH_GRADS[1], strict=True):
+            p.grad = Tensor(np.array(g))
+        opt.step()
+    for a, b in zip(params, copies, strict=True):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())

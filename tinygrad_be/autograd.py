@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_be.backend import as_array
 from tinygrad_be.gradcheck import GradcheckError
 from tinygrad_be.gradcheck import gradcheck as _gradcheck
 from tinygrad_be.tensor import Function as _EngineFunction
@@ -91,7 +92,7 @@ class _TorchStyleNode(_EngineFunction):
         out = []
         for position in self.positions:
             g = grads[position]
-            out.append(g._data if isinstance(g, Tensor) else None if g is None else np.asarray(g))
+            out.append(g._data if isinstance(g, Tensor) else None if g is None else as_array(g))
         return tuple(out)
 
     def free(self) -> None:

@@ -33,6 +33,7 @@ import numpy as np
 __all__ = [
     "array_module",
     "as_strided",
+    "ascontiguousarray",
     "cuda_available",
     "cuda_module",
     "device_of",
@@ -74,13 +75,13 @@ def cuda_module(op: str = "cuda") -> ModuleType:
         cupy, cupyx = _import_cupy()
     except ImportError as error:
         raise RuntimeError(
-            f"{op}: device 'cuda' needs CuPy, which is not installed ({error}); install the "
-            f"extra: {INSTALL_HINT}"
+            f"{op}: device 'cuda' is not available: it needs CuPy, which is not installed "
+            f"({error}); install the extra: {INSTALL_HINT}"
         ) from None
     if _gpu_count(cupy) == 0:
         raise RuntimeError(
-            f"{op}: device 'cuda' needs an NVIDIA GPU: CuPy is installed but finds no GPU (or "
-            "no CUDA driver); use device='cpu'"
+            f"{op}: device 'cuda' is not available: CuPy is installed but finds no NVIDIA GPU "
+            "(or no CUDA driver); use device='cpu'"
         )
     _cuda, _cupyx, device_types = cupy, cupyx, (cupy.ndarray,)
     return cupy
@@ -138,6 +139,30 @@ def as_array(x: Any) -> Any:
     return np.asarray(x)
 
 
+def same_device(op: str, arrays: list[Any]) -> list[Any]:
+    """The inputs of `op`, checked to sit on one device (called by `Function.apply` once a GPU
+    library is loaded). As torch, a 0-d host array (a Python number made a tensor: `x * 2`) may
+    join GPU arrays: it is passed as a numpy scalar. Any other mix raises a RuntimeError naming
+    the op and both devices."""
+    on_gpu = [type(a) in device_types for a in arrays]
+    if all(on_gpu) or not any(on_gpu):
+        return arrays
+    checked = []
+    for a, gpu in zip(arrays, on_gpu, strict=True):
+        if not gpu and getattr(a, "ndim", 0) == 0:
+            a = a[()] if isinstance(a, np.ndarray) else a
+        elif not gpu:
+            gpu_array = arrays[on_gpu.index(True)]
+            raise RuntimeError(
+                f"{op}: expected all tensors to be on the same device, but found at least two "
+                f"devices, {device_of(gpu_array)} and cpu (shapes "
+                f"{[tuple(getattr(x, 'shape', ())) for x in arrays]}); move them with "
+                ".to(device) first"
+            )
+        checked.append(a)
+    return checked
+
+
 # --------------------------------------------------------------------------------------------------
 # Copies between host and device
 def to_host(array: Any) -> np.ndarray:
@@ -178,6 +203,12 @@ def as_strided(x: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
     if xp is np:
         return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
     return xp.lib.stride_tricks.as_strided(x, shape, strides)
+
+
+def ascontiguousarray(x: Any) -> Any:
+    """x in C order (a copy only if it is not already), on its device: numpy's own
+    `np.ascontiguousarray` would try to convert a GPU array to numpy."""
+    return array_module(x).ascontiguousarray(x)
 
 
 def scatter_add(target: Any, index: Any, values: Any) -> None:

@@ -255,6 +255,8 @@ class Conv2d(Function):
     Shapes are checked by `conv2d`; `groups` splits the channels (1: an ordinary convolution).
     """
 
+    saves_inputs, saves_output = True, False  # backward never reads the output
+
     def forward(
         self,
         x: Array,
@@ -297,7 +299,9 @@ class Conv2d(Function):
         filters, per_group, kh, kw = self.weight_shape
         groups, rows = self.groups, self.out_hw[0] * self.out_hw[1]
         g = _pad_nhwc(grad, (0, 0)).reshape(-1, filters)  # free when grad is channels-last
-        g_groups = g.reshape(len(g), groups, -1).transpose(1, 0, 2)  # (groups, N·Ho·Wo, F/g)
+        # (groups, N·Ho·Wo, F/g), contiguous: BLAS crawls through a strided operand (a copy with
+        # more than one group, a view with one).
+        g_groups = np.ascontiguousarray(g.reshape(len(g), groups, -1).transpose(1, 0, 2))
         grad_w_matrix = None
         grad_padded = np.zeros_like(self.padded) if need_x else None
         for start, stop in self.chunks:
@@ -357,6 +361,8 @@ class DepthwiseConv2d(Function):
     windows view, vectorised over batch, pixels and channels; no column matrix is built, and no
     GEMM multiplies zeros.
     """
+
+    saves_inputs, saves_output = True, False  # backward never reads the output
 
     def forward(
         self,
@@ -561,6 +567,8 @@ class MaxPool2d(Function):
 
 class AvgPool2d(Function):
     """Mean over each window; padding zeros count in the mean (torch's count_include_pad=True)."""
+
+    saves_inputs, saves_output = True, False  # backward never reads the output
 
     def forward(
         self,

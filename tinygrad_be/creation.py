@@ -2,7 +2,8 @@
 `linspace`, `rand`, `randn`, `randint`, `randperm` and the `*_like` forms (dtype names: `dtypes.py`).
 
 Defaults are torch's: floats in the default dtype (float32, see `set_default_dtype`), integers
-int64. Every factory takes `dtype=`, `device=` ("cpu"; others raise) and `requires_grad=`.
+int64. Every factory takes `dtype=`, `device=` ("cpu", or "cuda" with CuPy and a GPU; default:
+`set_default_device`) and `requires_grad=`.
 Random factories draw from the library's default generator (`tinygrad_be.manual_seed`), or from
 `generator=` (a numpy Generator).
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_be import backend as _backend
 from tinygrad_be import device as _device
 from tinygrad_be import rng as _rng
 from tinygrad_be.tensor import Tensor, _into, _new_array, _size, get_default_dtype
@@ -40,7 +42,11 @@ __all__ = [
 ]
 
 def _finish(array: np.ndarray, device: Any, requires_grad: Any, op: str) -> Tensor:
-    _device.resolve(device, op)
+    """The host array made by a factory as a tensor on `device` (copied to a GPU for "cuda":
+    random factories draw on the host, so a seed gives the same values on every device)."""
+    where = _device.resolve(device, op)
+    if where.type != "cpu":
+        array = _backend.to_device(array, where, op)
     out = Tensor._wrap(array)
     if requires_grad:
         out.requires_grad = True  # refuses integer tensors with a clear message
@@ -157,8 +163,11 @@ def randperm(n: Any, *, generator: np.random.Generator | None = None, dtype: Any
 # The *_like forms: the shape (and, unless told, the dtype) of `input`
 def _like(factory: Any, name: str) -> Any:
     def like(input: Any, *args: Any, dtype: Any = None, **kwargs: Any) -> Any:  # noqa: A002
-        shape = tuple(np.shape(input._data if isinstance(input, Tensor) else input))
-        dtype = np.asarray(input._data if isinstance(input, Tensor) else input).dtype if dtype is None else dtype
+        data = input._data if isinstance(input, Tensor) else input
+        shape = tuple(data.shape) if hasattr(data, "shape") else tuple(np.shape(data))
+        dtype = _backend.as_array(data).dtype if dtype is None else dtype
+        if isinstance(input, Tensor):  # as torch: on the input's device unless told
+            kwargs.setdefault("device", input.device)
         if factory is full:
             return full(shape, *args, dtype=dtype, **kwargs)
         if factory is randint:

@@ -1,26 +1,37 @@
-"""`tinygrad_be.cuda`, as torch.cuda: tells that no GPU backend is available (so torch code that
-checks `cuda.is_available()` takes its CPU branch)."""
+"""`tinygrad_be.cuda`, as torch.cuda: is a GPU at hand, how many, and waiting for it.
+
+The GPU backend is CuPy, an optional extra (`pip install -e ".[cuda12]"` or `".[cuda13]"`):
+`is_available()` is False on a CPU-only install or without a GPU, so torch code that checks it
+takes its CPU branch. Nothing here imports CuPy before it is asked.
+"""
 
 from __future__ import annotations
+
+from tinygrad_be import backend
 
 __all__ = ["device_count", "is_available", "manual_seed", "manual_seed_all", "synchronize"]
 
 
 def is_available() -> bool:
-    """False: tensors are numpy arrays on the CPU."""
-    return False
+    """True when CuPy is installed and sees a GPU."""
+    return backend.cuda_available()
 
 
 def device_count() -> int:
-    return 0
+    """The number of GPUs CuPy sees (0 without CuPy or without a GPU)."""
+    if not backend.cuda_available():
+        return 0
+    return backend._gpu_count(backend.cuda_module())
 
 
 def manual_seed(seed: int) -> None:
-    """Accepted and ignored (there is no GPU generator), as torch does without a GPU."""
+    """Accepted and ignored: random tensors are drawn on the host by the library's generator
+    (`tinygrad_be.manual_seed`) and copied to the GPU, so "cuda" draws the same values as "cpu"."""
 
 
 manual_seed_all = manual_seed
 
 
 def synchronize(device: object = None) -> None:
-    raise RuntimeError("cuda.synchronize: no GPU is available (cuda.is_available() is False)")
+    """Wait until the GPU has finished the work queued so far (for timing)."""
+    backend.cuda_module("cuda.synchronize").cuda.Device().synchronize()

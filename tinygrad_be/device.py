@@ -1,7 +1,8 @@
 """Devices, as torch's: `device("cpu")`, `device("cuda:0")`, and where a tensor may live.
 
-Tensors live on the CPU (numpy arrays). "cuda" and "mps" are names torch code uses; asking for them
-here raises an error that says so, instead of silently computing somewhere else.
+Tensors live on the CPU (numpy arrays) or, with the optional CuPy extra and an NVIDIA GPU, on
+"cuda" (CuPy arrays; see `backend.py`). "mps" and "meta" are names torch code uses; asking for them
+raises an error that says so, instead of silently computing somewhere else.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ class device:  # noqa: N801  (named like torch.device)
         if isinstance(type, int) and index is None:  # torch.device(0) means cuda:0
             type, index = "cuda", type
         if not isinstance(type, str):
-            raise TypeError(f"device: expected a string or a device, got {builtin_type(type).__name__}")
+            raise TypeError(
+                f"device: expected a string or a device, got {builtin_type(type).__name__}"
+            )
         text = type
         if ":" in text:
             text, _, number = text.partition(":")
@@ -65,26 +68,40 @@ class device:  # noqa: N801  (named like torch.device)
 
 builtin_type = type
 CPU = device("cpu")
+CUDA = device("cuda", 0)
+_default = [CPU]  # a list, so set_default_device changes it in place
 
 
 def resolve(where: Any, op: str) -> device:
     """`where` (None, a string or a device) as a device on which tensors can live now, or a clear
-    RuntimeError naming `op` (tensors are numpy arrays: only "cpu" is available)."""
+    RuntimeError naming `op`: "cpu" always; "cuda" (cuda:0) with CuPy and a GPU, else an error
+    that says which is missing and how to install the extra."""
     if where is None:
+        return _default[0]
+    found = where if isinstance(where, device) else device(where)
+    if found.type == "cpu":
         return CPU
-    found = device(where)
-    if found.type != "cpu":
-        raise RuntimeError(
-            f"{op}: device {str(found)!r} is not available: tinygrad_be computes on the CPU with "
-            "numpy (cuda.is_available() is False); use device='cpu'"
-        )
-    return CPU
+    if found.type == "cuda":
+        from tinygrad_be import backend
+
+        backend.cuda_module(op)  # raises if CuPy or the GPU is missing
+        if found.index not in (None, 0):
+            raise RuntimeError(
+                f"{op}: device {str(found)!r}: tinygrad_be computes on one GPU, cuda:0"
+            )
+        return CUDA
+    raise RuntimeError(
+        f"{op}: device {str(found)!r} is not available: tinygrad_be computes on the CPU with "
+        "numpy, or on an NVIDIA GPU with CuPy (device='cuda'); use device='cpu'"
+    )
 
 
 def set_default_device(where: Any) -> None:
-    """As torch's: the device new tensors go to. Only "cpu" (or None) exists here; others raise."""
-    resolve(where, "set_default_device")
+    """As torch's: the device the factories (`zeros`, `randn`, `tensor`, ...) put new tensors on
+    when no `device=` is given; None means "cpu"."""
+    _default[0] = CPU if where is None else resolve(where, "set_default_device")
 
 
 def get_default_device() -> device:
-    return CPU
+    """The device new tensors go to (`set_default_device`); "cpu" unless changed."""
+    return _default[0]

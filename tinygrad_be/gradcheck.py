@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_be.backend import to_host
 from tinygrad_be.tensor import Tensor, no_grad
 
 __all__ = ["GradcheckError", "gradcheck"]
@@ -60,10 +61,10 @@ def gradcheck(
 
         def weighted_output() -> float:
             with no_grad():
-                return float((np.asarray(fn(*inputs)._data, np.float64) * weights).sum())
+                return float((to_host(fn(*inputs)._data).astype(np.float64) * weights).sum())
 
         for position, x in checked:
-            analytic = np.zeros(x.shape) if x.grad is None else x.grad._data
+            analytic = np.zeros(x.shape) if x.grad is None else to_host(x.grad._data)
             numerical = np.empty(x.shape)
             flat = x._data.reshape(-1)
             for k in range(flat.size):

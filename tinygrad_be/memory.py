@@ -11,6 +11,9 @@ triggered it (measured: filling a fresh 400 MB array took 39 ms, refilling a reu
 memory back, so later steps reuse warm pages. The process keeps its peak memory reserved, which
 is what a training script wants (PyTorch's CPU allocator makes the same trade). It is opt-in,
 process-wide, and does nothing where the C library is not glibc (macOS, Windows, musl).
+
+Host only: arrays on a GPU (device="cuda") come from CuPy's memory pool, which already keeps freed
+GPU memory for reuse, so nothing is needed there.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_be import backend
+from tinygrad_be.backend import array_module, einsum
 from tinygrad_be.tensor import Function, Tensor
 
 __all__ = ["batch_norm"]
@@ -56,6 +58,10 @@ def _like_input(view: Array, shape: tuple[int, ...], channels_last: bool) -> Arr
 
 
 class BatchNorm(Function):
+    # backward reads its own normalised copy, never the output: an in-place op after batch norm
+    # (ReLU(inplace=True), as torch models do) is safe
+    saves_inputs, saves_output = True, False
+
     def forward(
         self,
         x: Array,
@@ -75,8 +81,8 @@ class BatchNorm(Function):
         if training:
             mean = v.mean(axis=(0, 2))
             centred = v - mean[:, None]
-            var = np.einsum("acb,acb->c", centred, centred) / m  # biased, one pass, no temporary
-            inv_std = 1.0 / np.sqrt(var + np.asarray(eps, dtype))
+            var = einsum("acb,acb->c", centred, centred) / m  # biased, one pass, no temporary
+            inv_std = 1.0 / np.sqrt(var + dtype.type(eps))
             if running_mean is not None:
                 unbiased = var * (m / (m - 1)) if m > 1 else np.full_like(var, np.nan)
                 running_mean *= 1 - momentum
@@ -99,7 +105,7 @@ class BatchNorm(Function):
         g = _channel_view(grad, self.channels_last)  # in the forward pass's memory order
         m = g.shape[0] * g.shape[2]
         grad_bias = g.sum(axis=(0, 2))
-        grad_weight = np.einsum("acb,acb->c", g, self.normalised)
+        grad_weight = einsum("acb,acb->c", g, self.normalised)
         grad_x = None
         if need_x:
             scale = (self.weight * self.inv_std)[:, None]
@@ -130,7 +136,7 @@ def batch_norm(
 ) -> Tensor:
     """Batch normalisation of x (N, C) or (N, C, H, W) per channel, as torch's `F.batch_norm`.
 
-    `running_mean`/`running_var` are numpy arrays (C,), updated in place in training (they may be
+    `running_mean`/`running_var` are arrays (C,) on x's device, updated in place in training (they may be
     None in training, then nothing is tracked); `weight`/`bias` (C,) default to 1 and 0.
     """
     x = x if isinstance(x, Tensor) else Tensor(x)
@@ -141,9 +147,9 @@ def batch_norm(
         if value is None:
             if not training:
                 raise ValueError(f"batch_norm: {name} is needed in eval mode (training=False)")
-        elif not isinstance(value, np.ndarray) or value.shape != (channels,):
+        elif not hasattr(value, "shape") or value.shape != (channels,):
             raise ValueError(
-                f"batch_norm: {name} must be a numpy array of shape ({channels},) for input "
+                f"batch_norm: {name} must be an array of shape ({channels},) for input "
                 f"{x.shape}, got {getattr(value, 'shape', type(value).__name__)}"
             )
     if (running_mean is None) != (running_var is None):
@@ -152,8 +158,8 @@ def batch_norm(
         raise ValueError(
             f"batch_norm: training needs more than one value per channel, got input {x.shape}"
         )
-    weight = _parameter_or(weight, 1.0, "weight", channels, x.dtype)
-    bias = _parameter_or(bias, 0.0, "bias", channels, x.dtype)
+    weight = _parameter_or(weight, 1.0, "weight", channels, x)
+    bias = _parameter_or(bias, 0.0, "bias", channels, x)
     return BatchNorm.apply(
         x,
         weight,
@@ -166,10 +172,10 @@ def batch_norm(
     )
 
 
-def _parameter_or(value: Any, default: float, name: str, channels: int, dtype: Any) -> Tensor:
-    if value is None:
-        return Tensor._wrap(np.full(channels, default, dtype=dtype))
-    value = value if isinstance(value, Tensor) else Tensor(value, dtype=dtype)
+def _parameter_or(value: Any, default: float, name: str, channels: int, x: Tensor) -> Tensor:
+    if value is None:  # on x's device, in x's dtype
+        return Tensor._wrap(array_module(x._data).full(channels, default, dtype=x.dtype))
+    value = value if isinstance(value, Tensor) else Tensor(backend.like(value, x._data), dtype=x.dtype)
     if value.shape != (channels,):
         raise ValueError(
             f"batch_norm: {name} must have shape ({channels},) for {channels} channels, "

@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_be import backend
+from tinygrad_be.backend import array_module, scatter_add
 from tinygrad_be.tensor import Function
 
-Array = np.ndarray
+Array = np.ndarray  # or a CuPy array: every op computes with its inputs' library (`xp`)
 
 
 def _broadcast_error(name: str, a: Array, b: Array) -> ValueError:
@@ -43,7 +45,7 @@ def _flush_subnormals(x: Array) -> Array:
     """
     tiny = _SMALLEST_NORMAL.get(x.dtype)
     if tiny is not None:
-        x = np.asarray(x)  # numpy ufuncs turn a 0-d array into a scalar, which is read-only
+        x = backend.as_array(x)  # numpy ufuncs turn a 0-d array into a scalar (read-only)
         x[np.abs(x) < tiny] = 0
     return x
 
@@ -232,7 +234,9 @@ class Transpose(Function):
         return np.transpose(x, axes)
 
     def backward(self, grad: Array) -> tuple[Array]:
-        inverse = None if self.axes is None else np.argsort([a % grad.ndim for a in self.axes])
+        inverse = None if self.axes is None else tuple(
+            int(i) for i in np.argsort([a % grad.ndim for a in self.axes])
+        )
         return (np.transpose(grad, inverse),)
 
 
@@ -256,7 +260,7 @@ class Index(Function):
     saves_inputs, saves_output = False, False
 
     def forward(self, x: Array, index: Any) -> Array:
-        index = _plain_index(index)
+        index = _plain_index(index, x)
         self.input_shape, self.dtype, self.index = x.shape, x.dtype, index
         try:
             return x[index]
@@ -264,10 +268,10 @@ class Index(Function):
             raise IndexError(f"index: {error} (tensor shape {x.shape})") from None
 
     def backward(self, grad: Array) -> tuple[Array]:
-        full = np.zeros(self.input_shape, dtype=grad.dtype)
+        full = array_module(grad).zeros(self.input_shape, dtype=grad.dtype)
         if _has_integer_array(self.index):
-            # An index may pick the same element twice; np.add.at adds every pick.
-            np.add.at(full, self.index, grad)
+            # An index may pick the same element twice; a scatter-add adds every pick.
+            scatter_add(full, self.index, grad)
         else:
             full[self.index] = grad
         return (full,)
@@ -283,15 +287,20 @@ def _assign(x: Array, index: Any, value: Array) -> None:
         ) from None
 
 
-def _plain_index(index: Any) -> Any:
-    """Tensors and lists inside an index become numpy arrays."""
+def _plain_index(index: Any, x: Any = None) -> Any:
+    """Tensors and lists inside an index become arrays, on the device of the array `x` they
+    index (as torch, a CPU index tensor may index a CUDA tensor)."""
     from tinygrad_be.tensor import Tensor
+
+    xp = array_module(x)
 
     def convert(item: Any) -> Any:
         if isinstance(item, Tensor):
-            return item._data
+            item = item._data
         if isinstance(item, list):
-            return np.asarray(item)
+            item = np.asarray(item)
+        if xp is not np and isinstance(item, np.ndarray):
+            item = xp.asarray(item)
         return item
 
     return tuple(convert(i) for i in index) if isinstance(index, tuple) else convert(index)
@@ -299,7 +308,7 @@ def _plain_index(index: Any) -> Any:
 
 def _has_integer_array(index: Any) -> bool:
     items = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(i, np.ndarray) and i.dtype != bool for i in items)
+    return any(getattr(i, "ndim", 0) > 0 and i.dtype != bool for i in items)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -313,7 +322,7 @@ def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...
 
 def _spread(grad: Array, kept_shape: tuple[int, ...], input_shape: tuple[int, ...]) -> Array:
     """Copy the gradient of a reduction to every element that was reduced."""
-    full = np.empty(input_shape, dtype=grad.dtype)
+    full = array_module(grad).empty(input_shape, dtype=grad.dtype)
     full[...] = grad.reshape(kept_shape)
     return full
 
@@ -324,7 +333,7 @@ class Sum(Function):
     def forward(self, x: Array, axis: Any, keepdims: bool) -> Array:
         self.input_shape = x.shape
         self.kept_shape = _kept_shape(x.shape, _normalize_axes(axis, x.ndim))
-        return np.asarray(x.sum(axis=axis, keepdims=keepdims))
+        return backend.as_array(x.sum(axis=axis, keepdims=keepdims))
 
     def backward(self, grad: Array) -> tuple[Array]:
         return (_spread(grad, self.kept_shape, self.input_shape),)
@@ -337,7 +346,7 @@ class Mean(Function):
         self.input_shape = x.shape
         self.kept_shape = _kept_shape(x.shape, _normalize_axes(axis, x.ndim))
         self.count = x.size // max(int(np.prod(self.kept_shape)), 1) if x.size else 0
-        return np.asarray(x.mean(axis=axis, keepdims=keepdims))
+        return backend.as_array(x.mean(axis=axis, keepdims=keepdims))
 
     def backward(self, grad: Array) -> tuple[Array]:
         # Divide in at least float32: in float16 a count over 65,504 is inf, and grad / inf = 0.
@@ -358,7 +367,7 @@ class Max(Function):
                 f"{self.name}: cannot take the {self.name} of an empty tensor of shape {x.shape}"
             )
         self.x, self.axes = x, axes
-        self.out = np.asarray(self.reduce(x, axis=axes, keepdims=True))
+        self.out = backend.as_array(self.reduce(x, axis=axes, keepdims=True))
         if keepdims:
             return self.out
         return self.out.reshape([n for i, n in enumerate(x.shape) if i not in axes])
@@ -491,7 +500,7 @@ class SetItem(Function):
     saves_inputs, saves_output = False, False
 
     def forward(self, x: Array, value: Array, index: Any) -> Array:
-        self.index = _plain_index(index)
+        self.index = _plain_index(index, x)
         out = x.copy()
         _assign(out, self.index, value)
         return out
@@ -504,6 +513,19 @@ class SetItem(Function):
             grad_x = grad.copy()
             grad_x[self.index] = 0
         return grad_x, grad_value
+
+
+class ToDevice(Function):
+    """A copy to another device (torch's `.to("cuda")`); the gradient is copied back."""
+
+    saves_inputs, saves_output = False, False
+
+    def forward(self, x: Array, device: Any) -> Array:
+        self.source = backend.device_of(x)
+        return backend.to_device(x, device)
+
+    def backward(self, grad: Array) -> tuple[Array]:
+        return (backend.to_device(grad, self.source),)
 
 
 class Cast(Function):
@@ -522,7 +544,7 @@ class Cast(Function):
 def _row_max(x: Array, axis: int) -> Array:
     """The max along `axis`, kept as a size-1 axis; an empty tensor (empty batch) gets zeros."""
     if x.size == 0:
-        return np.zeros(_kept_shape(x.shape, _normalize_axes(axis, x.ndim)), x.dtype)
+        return array_module(x).zeros(_kept_shape(x.shape, _normalize_axes(axis, x.ndim)), x.dtype)
     return x.max(axis=axis, keepdims=True)
 
 
@@ -586,7 +608,7 @@ class CrossEntropy(Function):
                     f"got values in [{target.min()}, {target.max()}]"
                 )
             self.target_index = target
-            losses = -self.log_probs[np.arange(n), target]
+            losses = -self.log_probs[array_module(logits).arange(n), target]
         else:
             if target.shape == (n,):
                 raise TypeError(
@@ -602,9 +624,9 @@ class CrossEntropy(Function):
             self.target_index, self.target = None, target
             losses = -(target * self.log_probs).sum(axis=1)
         if reduction == "mean":
-            return np.asarray(losses.mean())
+            return backend.as_array(losses.mean())
         if reduction == "sum":
-            return np.asarray(losses.sum())
+            return backend.as_array(losses.sum())
         return losses
 
     def backward(self, grad: Array) -> tuple[Array, Array | None]:
@@ -616,7 +638,7 @@ class CrossEntropy(Function):
             scale = grad[:, None]
         probs = np.exp(self.log_probs)
         if self.target_index is not None:
-            probs[np.arange(self.n), self.target_index] -= 1
+            probs[array_module(probs).arange(self.n), self.target_index] -= 1
             return probs * scale, None
         target = self.target
         grad_logits = (probs * target.sum(axis=1, keepdims=True) - target) * scale
@@ -667,7 +689,7 @@ class Cat(Function):
             raise ValueError(
                 f"cat: shapes {[a.shape for a in arrays]} differ outside dim {axis}"
             ) from None
-        self.ends = np.cumsum([a.shape[self.axis] for a in arrays])[:-1]
+        self.ends = np.cumsum([a.shape[self.axis] for a in arrays])[:-1].tolist()
         return out
 
     def backward(self, grad: Array) -> tuple[Array, ...]:
@@ -692,7 +714,7 @@ class Where(Function):
 
     def backward(self, grad: Array) -> tuple[Array | None, Array | None]:
         need_x, need_y = self.needs_input_grad
-        zero = np.zeros((), grad.dtype)
+        zero = grad.dtype.type(0)
         grad_x = np.where(self.condition, grad, zero) if need_x else None
         grad_y = np.where(self.condition, zero, grad) if need_y else None
         return grad_x, grad_y
@@ -704,7 +726,7 @@ class Gather(Function):
     saves_inputs, saves_output = False, False
 
     def forward(self, x: Array, dim: int, index: Any) -> Array:
-        index = np.asarray(index)
+        index = backend.like(index, x)
         if not np.issubdtype(index.dtype, np.integer):
             raise TypeError(f"gather: index must be an integer array, not {index.dtype}")
         (dim,) = _normalize_axes(dim, max(x.ndim, 1))
@@ -721,14 +743,18 @@ class Gather(Function):
                 f"dim {dim} of size {x.shape[dim]}"
             )
         # Open grids for every other dim, the index itself along `dim`: one fancy-index gather.
-        grids = list(np.indices(index.shape, sparse=True))
+        xp = array_module(x)
+        grids = [  # np.indices(index.shape, sparse=True), written out (CuPy has no sparse=)
+            xp.arange(n).reshape([n if i == axis else 1 for i in range(index.ndim)])
+            for axis, n in enumerate(index.shape)
+        ]
         grids[dim] = index
         self.where, self.input_shape = tuple(grids), x.shape
         return x[self.where]
 
     def backward(self, grad: Array) -> tuple[Array]:
-        full = np.zeros(self.input_shape, dtype=grad.dtype)
-        np.add.at(full, self.where, grad)  # an index may pick the same element more than once
+        full = array_module(grad).zeros(self.input_shape, dtype=grad.dtype)
+        scatter_add(full, self.where, grad)  # an index may pick the same element more than once
         return (full,)
 
 
@@ -801,7 +827,7 @@ class Clamp(Function):
         return np.clip(x, low, high).astype(x.dtype, copy=False)
 
     def backward(self, grad: Array) -> tuple[Array]:
-        inside = np.ones(self.x.shape, dtype=bool)
+        inside = array_module(self.x).ones(self.x.shape, dtype=bool)
         if self.low is not None:
             inside &= self.x >= self.low
         if self.high is not None:
@@ -816,10 +842,10 @@ class LeakyReLU(Function):
 
     def forward(self, x: Array, slope: float) -> Array:
         self.positive, self.slope = x > 0, slope
-        return np.where(self.positive, x, x * np.asarray(slope, x.dtype))
+        return np.where(self.positive, x, x * x.dtype.type(slope))
 
     def backward(self, grad: Array) -> tuple[Array]:
-        return (np.where(self.positive, grad, grad * np.asarray(self.slope, grad.dtype)),)
+        return (np.where(self.positive, grad, grad * grad.dtype.type(self.slope)),)
 
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -830,7 +856,7 @@ def _erfc(z: Array) -> Array:
     """erfc(z) in float64 to ~1e-11 relative, without scipy: the Taylor series of erf for |z| < 2.5
     (45 terms), the continued fraction erfc(z) = exp(-z²)/sqrt(pi) / (z + 1/2/(z + 1/(z + ...))) for
     |z| >= 2.5 (40 levels; relative accuracy in the far tail, where 1 - erf would round to 0)."""
-    z = np.asarray(z, np.float64)
+    z = backend.as_array(z).astype(np.float64)
     out = np.empty_like(z)
     near = np.abs(z) < 2.5
     s = z[near]
@@ -884,14 +910,14 @@ class Var(Function):
         with np.errstate(
             divide="ignore", invalid="ignore"
         ):  # N <= correction: inf or NaN, as torch
-            out = (self.centered * self.centered).sum(axis=axes, keepdims=keepdims) / np.asarray(
-                self.divisor, x.dtype
-            )
-        return np.asarray(out, dtype=x.dtype)
+            out = (self.centered * self.centered).sum(
+                axis=axes, keepdims=keepdims
+            ) / x.dtype.type(self.divisor)
+        return backend.as_array(out).astype(x.dtype, copy=False)
 
     def backward(self, grad: Array) -> tuple[Array]:
         with np.errstate(divide="ignore", invalid="ignore"):  # divisor 0: inf, as the forward
-            two_over_divisor = np.asarray(np.float64(2) / self.divisor, grad.dtype)
+            two_over_divisor = grad.dtype.type(np.float64(2) / self.divisor)
             return (grad.reshape(self.kept_shape) * two_over_divisor * self.centered,)
 
 
@@ -902,10 +928,10 @@ def _reduce_loss(losses: Array, reduction: str, denominator: Any = None) -> Arra
         return losses
     total = losses.sum()
     if reduction == "sum":
-        return np.asarray(total)
-    count = losses.size if denominator is None else denominator
+        return backend.as_array(total)
+    count = losses.dtype.type(losses.size) if denominator is None else denominator
     with np.errstate(divide="ignore", invalid="ignore"):  # an empty batch gives NaN, as torch
-        return np.asarray(total / np.asarray(count, losses.dtype), losses.dtype)
+        return backend.as_array(total / count).astype(losses.dtype, copy=False)
 
 
 def _loss_grad_scale(grad: Array, reduction: str, denominator: Any) -> Array:
@@ -915,7 +941,9 @@ def _loss_grad_scale(grad: Array, reduction: str, denominator: Any) -> Array:
     if reduction == "sum":
         return grad
     with np.errstate(divide="ignore", invalid="ignore"):
-        return grad / np.asarray(denominator, grad.dtype)
+        if isinstance(denominator, (int, float)):
+            denominator = grad.dtype.type(denominator)
+        return (grad / denominator).astype(grad.dtype, copy=False)
 
 
 class NLLLoss(Function):
@@ -961,7 +989,7 @@ class NLLLoss(Function):
                 )
             row_weight = row_weight * weight.astype(log_probs.dtype)[safe]
         self.rows, self.safe, self.row_weight, self.reduction = (
-            np.arange(n),
+            array_module(log_probs).arange(n),
             safe,
             row_weight,
             reduction,
@@ -972,7 +1000,7 @@ class NLLLoss(Function):
 
     def backward(self, grad: Array) -> tuple[Array, None]:
         scale = _loss_grad_scale(grad, self.reduction, self.denominator)
-        grad_input = np.zeros(self.shape, dtype=grad.dtype)
+        grad_input = array_module(grad).zeros(self.shape, dtype=grad.dtype)
         grad_input[self.rows, self.safe] = -self.row_weight * scale
         return grad_input, None
 
@@ -1042,7 +1070,7 @@ class BinaryCrossEntropyWithLogits(Function):
         losses = self.pos_weight * t * self.sp_neg + (1 - t) * self.sp_pos
         if weight is not None:
             losses = losses * weight
-        return _reduce_loss(np.asarray(losses, x.dtype), reduction)
+        return _reduce_loss(backend.as_array(losses).astype(x.dtype, copy=False), reduction)
 
     def backward(self, grad: Array) -> tuple[Array | None, Array | None]:
         scale = _loss_grad_scale(grad, self.reduction, self.x.size)
@@ -1081,8 +1109,8 @@ class Embedding(Function):
         return weight[indices]
 
     def backward(self, grad: Array) -> tuple[Array]:
-        full = np.zeros(self.shape, dtype=grad.dtype)
-        np.add.at(full, self.indices, grad)  # a row used several times sums its gradients
+        full = array_module(grad).zeros(self.shape, dtype=grad.dtype)
+        scatter_add(full, self.indices, grad)  # a row used several times sums its gradients
         if self.padding_idx is not None:
             full[self.padding_idx] = 0
         return (full,)

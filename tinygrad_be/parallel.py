@@ -11,6 +11,10 @@ arrays, so plain Python threads, each handed its own slice of samples, run them 
 Each call of `work(start, stop)` must write only its own rows [start, stop) of the results, so the
 threads never touch the same memory and the result is exactly the sequential one, whatever the
 number of threads (`set_num_threads(1)` turns the threads off).
+
+Host only: on a GPU (CuPy arrays, see `backend.py`) each kernel already runs on every GPU core and
+Python threads would only add launch overhead, so callers pass `host=False` there and the work is
+done in one call over the whole batch.
 """
 
 from __future__ import annotations
@@ -43,14 +47,17 @@ def get_num_threads() -> int:
     return _num_threads
 
 
-def over_batch(n: int, work: Callable[[int, int], object], bytes_total: int | None = None) -> None:
+def over_batch(
+    n: int, work: Callable[[int, int], object], bytes_total: int | None = None, host: bool = True
+) -> None:
     """Call work(start, stop) on consecutive slices covering range(n), in parallel threads.
 
     `bytes_total` (the memory the whole job touches) decides how many threads are worth it: one
     per `MIN_BYTES_PER_THREAD` at most. Exceptions raised in a thread are re-raised here.
+    `host=False` (GPU arrays): a single call work(0, n).
     """
     global _pool
-    threads = min(_num_threads, n)
+    threads = min(_num_threads, n) if host else 1
     if bytes_total is not None:
         threads = min(threads, bytes_total // MIN_BYTES_PER_THREAD)
     if threads <= 1:

@@ -29,6 +29,8 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
+from tinygrad_be import backend as _backend
+
 __all__ = [
     "Function",
     "Tensor",
@@ -145,7 +147,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
             grad = grad.sum(axis=stretched, keepdims=True)
     if grad.shape != shape:
         raise ValueError(f"a gradient of shape {grad.shape} cannot be reduced to shape {shape}")
-    return np.asarray(grad)  # a full sum gives a numpy scalar; gradients are always arrays
+    return _backend.as_array(grad)  # a full sum gives a numpy scalar; gradients are arrays
 
 
 # --------------------------------------------------------------------------------------------------
@@ -197,9 +199,11 @@ class Function:
         except AttributeError:  # numpy arrays or Python numbers among the inputs
             inputs = tuple(t if isinstance(t, Tensor) else _constant(t) for t in inputs)
             arrays = [t._data for t in inputs]
+        if _backend.device_types:  # a GPU library is loaded: the inputs must share one device
+            arrays = _backend.same_device(cls.__name__, arrays)
         out = fn.forward(*arrays, **options)
         if type(out) is not np.ndarray:  # numpy ufuncs turn 0-d arrays into numpy scalars
-            out = np.asarray(out)
+            out = _backend.as_array(out)
         out = Tensor._wrap(out)
         if _grad_mode.enabled:
             needs = tuple([t._requires_grad for t in inputs])
@@ -258,7 +262,7 @@ class AccumulateGrad:
 
 def _constant(value: Any) -> Tensor:
     """A non-Tensor op input as a Tensor without copying (ops never write to their inputs)."""
-    if isinstance(value, np.ndarray):
+    if isinstance(value, np.ndarray) or not _backend.is_host(value):
         return Tensor._wrap(value)
     return Tensor(value)
 
@@ -290,6 +294,8 @@ def _new_array(data: Any, dtype: Any = None) -> np.ndarray:
     """
     if isinstance(data, Tensor):
         data = data._data
+    if not _backend.is_host(data):  # a GPU array: copied on its device
+        return data.astype(data.dtype if dtype is None else dtype)
     if isinstance(data, (np.ndarray, np.generic)):
         return np.array(data, dtype=dtype, copy=True)
     array = np.array(data, dtype=dtype)
@@ -411,7 +417,7 @@ class Tensor:
     @data.setter
     def data(self, value: Any) -> None:
         array = value._data if isinstance(value, Tensor) else value
-        if not isinstance(array, np.ndarray):
+        if not isinstance(array, np.ndarray) and _backend.is_host(array):
             array = _new_array(array)
         if array.shape != self._data.shape:
             raise ValueError(
@@ -525,9 +531,20 @@ class Tensor:
                 "numpy: can't call numpy() on a tensor that requires grad; use "
                 "tensor.detach().numpy() instead"
             )
+        if type(self._data) is not np.ndarray:
+            self._refuse_host_view("numpy")
         return self._data
 
+    def _refuse_host_view(self, name: str) -> None:
+        if not _backend.is_host(self._data):  # torch's error and advice
+            raise TypeError(
+                f"{name}: can't convert {self.device} device type tensor to numpy. Use "
+                "Tensor.cpu() to copy the tensor to host memory first."
+            )
+
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if type(self._data) is not np.ndarray:
+            self._refuse_host_view("numpy")
         array = self._data if dtype is None else self._data.astype(dtype, copy=False)
         return array.copy() if copy else array
 
@@ -588,8 +605,9 @@ class Tensor:
 
     def __repr__(self) -> str:
         """As torch prints a tensor: `tensor([[0.1000, 2.0000]], requires_grad=True)`; the dtype
-        is named when it is not the default one for its kind (float32, int64, bool)."""
-        data = self._data
+        is named when it is not the default one for its kind (float32, int64, bool), the device
+        when it is not the CPU."""
+        data = _backend.to_host(self._data)
         # 81 characters wraps rows where torch's printer does (checked on 1-, 2- and 3-d tensors).
         options: dict[str, Any] = {"separator": ", ", "prefix": "tensor(", "max_line_width": 81}
         if data.dtype.kind == "b":  # torch pads to the widest value present, numpy always to 5
@@ -600,7 +618,7 @@ class Tensor:
             integral = finite.size == 0 or bool(np.all(finite == np.round(finite)))
             options.update(precision=4, floatmode="maxprec" if integral else "fixed")
         body = np.array2string(data, **options)
-        extra = ""
+        extra = "" if _backend.is_host(self._data) else f", device='{self.device}'"
         if data.dtype not in _DEFAULT_PRINTED_DTYPES and data.dtype != _default_dtype[0]:
             extra += f", dtype={data.dtype}"
         if self._ctx is not None:
@@ -658,7 +676,7 @@ class Tensor:
                 )
             grad = np.ones_like(self._data)
         else:
-            grad = np.asarray(grad._data if isinstance(grad, Tensor) else grad, self.dtype)
+            grad = _backend.like(grad._data if isinstance(grad, Tensor) else grad, self._data, self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(
                     f"backward: grad of shape {grad.shape} does not match the output's shape "
@@ -686,7 +704,7 @@ class Tensor:
                         and node_grad.dtype == node._data.dtype
                         and id(node_grad) not in given_to_leaves
                     )
-                    array = node_grad if fresh else np.array(node_grad, node._data.dtype)
+                    array = node_grad if fresh else node_grad.astype(node._data.dtype)
                     node._grad = Tensor._wrap(array)
                     given_to_leaves.add(id(array))
                 else:
@@ -718,7 +736,7 @@ class Tensor:
             if parent_grad is None or not parent._requires_grad:
                 continue
             if type(parent_grad) is not np.ndarray:
-                parent_grad = np.asarray(parent_grad)
+                parent_grad = _backend.as_array(parent_grad)
             try:
                 parent_grad = unbroadcast(parent_grad, parent._data.shape)
             except ValueError:
@@ -786,7 +804,7 @@ class Tensor:
                 b = Tensor._wrap(np.asarray(other, dtype=self._data.dtype))
             else:
                 b = Tensor._wrap(np.asarray(other))
-        elif isinstance(other, np.ndarray):
+        elif isinstance(other, np.ndarray) or not _backend.is_host(other):
             b = Tensor._wrap(other)
         else:  # as torch: `t + (1, 2)` or `t + [1, 2]` is a TypeError, not an implicit tensor
             raise TypeError(
@@ -855,7 +873,7 @@ class Tensor:
     def _compare(self, other: Any, compare: Callable[..., np.ndarray], symbol: str) -> Tensor:
         other_data = other._data if isinstance(other, Tensor) else other
         try:
-            return Tensor._wrap(np.asarray(compare(self._data, other_data)))
+            return Tensor._wrap(_backend.as_array(compare(self._data, other_data)))
         except ValueError:
             raise ValueError(
                 f"{symbol}: shapes {self.shape} and {np.shape(other_data)} cannot be broadcast "
@@ -904,7 +922,7 @@ class Tensor:
         """True where any element (along `dim`, or of all) is nonzero; a bool tensor."""
         _no_out("any", out)
         axis = _pick("any", dim, axis)
-        return Tensor._wrap(np.asarray(self._data.any(axis=axis, keepdims=_keep(keepdim, keepdims))))
+        return Tensor._wrap(_backend.as_array(self._data.any(axis=axis, keepdims=_keep(keepdim, keepdims))))
 
     def all(
         self, dim: int | None = None, keepdim: bool = False, *, axis: Any = None,
@@ -913,7 +931,7 @@ class Tensor:
         """True where every element (along `dim`, or of all) is nonzero; a bool tensor."""
         _no_out("all", out)
         axis = _pick("all", dim, axis)
-        return Tensor._wrap(np.asarray(self._data.all(axis=axis, keepdims=_keep(keepdim, keepdims))))
+        return Tensor._wrap(_backend.as_array(self._data.all(axis=axis, keepdims=_keep(keepdim, keepdims))))
 
     # ----------------------------------------------------------------------------------------------
     # In place, as torch: the tensor keeps its memory. Under no_grad (weight updates) or on tensors
@@ -930,7 +948,7 @@ class Tensor:
             )
         result = compute()
         if not isinstance(result, Tensor):
-            result = Tensor._wrap(np.asarray(result))
+            result = Tensor._wrap(_backend.like(result, self._data))
         if recording and result._ctx is not None:
             return self._take_over(result, name)
         self._write(result._data, name)
@@ -945,7 +963,7 @@ class Tensor:
         except (TypeError, ValueError) as error:
             raise type(error)(
                 f"{name}: {error} (tensor {self.shape} {self.dtype}, result "
-                f"{np.shape(values)} {np.asarray(values).dtype})"
+                f"{np.shape(values)} {_backend.as_array(values).dtype})"
             ) from None
 
     def _take_over(self, result: Tensor, name: str) -> Tensor:
@@ -1377,7 +1395,7 @@ class Tensor:
         if rounded is None:
             quotient = np.true_divide(a._data, b._data)
             rounded = np.trunc(quotient).astype(np.result_type(a._data, b._data), copy=False)
-        return Tensor._wrap(np.asarray(rounded))
+        return Tensor._wrap(_backend.as_array(rounded))
 
     divide = div
     true_divide = __truediv__
@@ -1439,7 +1457,8 @@ class Tensor:
     def equal(self, other: Any) -> bool:
         """True when both have the same shape and the same values (a Python bool)."""
         other = _data_of(other)
-        return self._data.shape == np.shape(other) and bool(np.array_equal(self._data, other))
+        shape = other.shape if hasattr(other, "shape") else np.shape(other)
+        return self._data.shape == shape and bool(np.array_equal(self._data, other))
 
     def is_contiguous(self) -> bool:
         return bool(self._data.flags.c_contiguous)
@@ -1456,11 +1475,13 @@ class Tensor:
     def new_tensor(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
         from tinygrad_be.creation import tensor
 
+        device = self.device if device is None else device  # as torch: self's device by default
         return tensor(data, dtype=self.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
 
     def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
         from tinygrad_be.creation import full
 
+        device = self.device if device is None else device
         return full(size, fill_value, dtype=self.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
 
     def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
@@ -1475,24 +1496,29 @@ class Tensor:
     # Devices and dtypes
     @property
     def device(self) -> Any:
-        """Where the data lives: always `device(type='cpu')` (numpy arrays)."""
-        return _device.CPU
+        """Where the data lives: `device(type='cpu')` for numpy arrays, `device(type='cuda',
+        index=0)` for CuPy arrays on the GPU."""
+        if type(self._data) is np.ndarray:
+            return _device.CPU
+        return _backend.device_of(self._data)
 
     @property
     def is_cuda(self) -> bool:
-        return False
+        return not _backend.is_host(self._data)
 
     def cpu(self) -> Tensor:
-        return self
+        """This tensor in host memory: self if it is there, else a copy (differentiable)."""
+        return self.to("cpu")
 
     def cuda(self, device: Any = None) -> Tensor:
-        _device.resolve("cuda" if device is None else device, "cuda")
-        return self
+        """This tensor on the GPU: self if it is there, else a copy (differentiable); needs CuPy
+        and a GPU (`cuda.is_available()`)."""
+        return self.to(_device.device("cuda" if device is None else device))
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """`to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other_tensor)`, as torch: self when
         nothing changes (`copy=True` forces a copy), otherwise a converted tensor (differentiable
-        between floating dtypes). Only the "cpu" device exists; others raise."""
+        between floating dtypes, and between devices: "cpu", and "cuda" with CuPy and a GPU)."""
         dtype, copy = kwargs.pop("dtype", None), kwargs.pop("copy", False)
         where = kwargs.pop("device", None)
         kwargs.pop("non_blocking", None)
@@ -1505,8 +1531,13 @@ class Tensor:
                 where = arg
             else:
                 dtype = arg
-        _device.resolve(where, "to")
-        out = self if dtype is None or np.dtype(dtype) == self.dtype else self.astype(dtype)
+        out = self
+        if where is not None:
+            target = _device.resolve(where, "to")
+            if target != self.device:
+                out = ops.ToDevice.apply(self, device=target)
+        if dtype is not None and np.dtype(dtype) != out.dtype:
+            out = out.astype(dtype)
         return out.clone() if copy and out is self else out
 
     def type(self, dtype: Any = None) -> Any:
@@ -1531,11 +1562,11 @@ class Tensor:
         if value_tensor is not None and value_tensor.dtype != self.dtype:
             value_tensor = value_tensor.to(self.dtype)  # as torch: the value takes the tensor's dtype
         if value_tensor is None:
-            value_tensor = Tensor._wrap(np.asarray(value, self.dtype))
+            value_tensor = Tensor._wrap(_backend.like(value, self._data, self.dtype))
         if _grad_mode.enabled and (self._requires_grad or value_tensor._requires_grad):
             self._inplace("setitem", lambda: ops.SetItem.apply(self, value_tensor, index=index))
         else:  # no graph: write the slice directly, no copy of the whole tensor
-            ops._assign(self._data, ops._plain_index(index), value_tensor._data)
+            ops._assign(self._data, ops._plain_index(index, self._data), value_tensor._data)
             self._version += 1
 
 
@@ -1618,13 +1649,17 @@ def is_tensor(obj: Any) -> bool:
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """A tensor sharing memory with a numpy array (or tensor) when no conversion is needed,
-    else a copy (as torch.as_tensor)."""
-    _device.resolve(device, "as_tensor")
+    else a copy (as torch.as_tensor); on `device` if given (a copy when it is another one)."""
+    target = None if device is None else _device.resolve(device, "as_tensor")
     if isinstance(data, Tensor):
-        return data if dtype is None or np.dtype(dtype) == data.dtype else data.to(dtype)
-    if isinstance(data, np.ndarray) and (dtype is None or np.dtype(dtype) == data.dtype):
-        return Tensor._wrap(data)
-    return Tensor(data, dtype=dtype)
+        out = data if dtype is None or np.dtype(dtype) == data.dtype else data.to(dtype)
+    elif (isinstance(data, np.ndarray) or not _backend.is_host(data)) and (
+        dtype is None or np.dtype(dtype) == data.dtype
+    ):
+        out = Tensor._wrap(data)
+    else:
+        out = Tensor(data, dtype=dtype)
+    return out if target is None else out.to(target)
 
 
 def _data_of(value: Any) -> Any:
@@ -1651,7 +1686,7 @@ def _arg_extremum(fn: Callable[..., Any], x: Tensor, dim: int | None, keepdim: b
         raise ValueError(f"{fn.__name__}: the tensor of shape {x.shape} is empty")
     if dim is not None:
         _dims((dim,), x.ndim, fn.__name__)
-    return Tensor._wrap(np.asarray(fn(x._data, axis=dim, keepdims=keepdim)))
+    return Tensor._wrap(_backend.as_array(fn(x._data, axis=dim, keepdims=keepdim)))
 
 
 def _true_division(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
@@ -1720,7 +1755,7 @@ def stack(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> T
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
     """x where `condition` is true, else y (broadcasting all three); differentiable in x and y."""
-    condition = np.asarray(_data_of(condition))
+    condition = _backend.as_array(_data_of(condition))
     if condition.dtype != bool:
         raise TypeError(f"where: condition must be a bool tensor, not {condition.dtype}")
     if not isinstance(x, Tensor):

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_be import backend as _backend
 from tinygrad_be import rng as _rng
 from tinygrad_be.nn.checkpoint import load, save
 from tinygrad_be.progress import progress_bar
@@ -71,7 +72,8 @@ def train_epoch(
             scheduler.step()
         count = len(labels)
         total_loss += loss.item() * count
-        correct += int((logits._data.argmax(axis=1) == _array(labels)).sum())
+        predicted = _backend.to_host(logits._data.argmax(axis=1))  # from the GPU if there
+        correct += int((predicted == _array(labels)).sum())
         seen += count
         bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
     bar.close()

@@ -13,6 +13,9 @@ gives the same batch; each function is a few whole-batch numpy operations, never
 - `random_translate`: shift each image by up to `pad` pixels in each direction (a random crop of
   the zero-padded image, as torchvision's `RandomCrop(size, padding=pad)`).
 - `augment`: both.
+
+Per-image transforms with torchvision's names (`ToTensor`, `Normalize`, `RandomCrop`, ...) are in
+`tinygrad_be.vision.transforms`; these whole-batch versions are what the fast recipes use.
 """
 
 from __future__ import annotations

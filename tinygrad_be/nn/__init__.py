@@ -1,21 +1,22 @@
 """Building blocks for models, in the shape of `torch.nn`, and safe checkpoints.
 
-A model is a `Module`: it computes in `forward`, and every `Tensor` or sub-`Module` stored on it as
-an attribute (also inside a list, tuple or dict) is found automatically. That gives, for free,
-`parameters()`, `named_parameters()`, `zero_grad()`, `train()` / `eval()`, `state_dict()`,
-`load_state_dict()`, `save()` / `load()`, `astype()` and a readable `repr`.
+A model is a `Module`: it computes in `forward`; the `Parameter`s and sub-`Module`s assigned to it
+as attributes (also inside a list, tuple or dict) are found automatically, and `register_buffer`
+adds state that is saved but not trained. That gives, as in torch, `parameters()`,
+`named_parameters()`, `zero_grad()`, `train()` / `eval()`, `to()`, `apply()`, `state_dict()`,
+`load_state_dict()` and a readable `repr`.
 
 >>> import numpy as np
 >>> from tinygrad_be import nn
 >>> model = nn.Sequential(nn.Linear(3072, 512), nn.ReLU(), nn.Linear(512, 10))
 >>> logits = model(np.zeros((32, 3072), np.float32))      # Tensor (32, 10)
->>> model.save("model.npz")                                # atomic; read back with model.load()
+>>> nn.save(model.state_dict(), "model.npz")               # atomic; nn.load("model.npz")
 
-Checkpoints are `.npz` archives of plain numeric arrays. `save(path, state)` writes a dict (nested
-dicts allowed) to a temporary file in the target directory and renames it into place with
-`os.replace`, so a crash half way through never leaves a truncated checkpoint; `load(path)` reads
-with `allow_pickle=False`, so a file carrying a pickled object is refused instead of run.
+Checkpoints are `.npz` archives of plain numeric arrays, written atomically (a temporary file
+renamed into place) and read with `allow_pickle=False`: a file carrying a pickled object is
+refused instead of run (see `nn.checkpoint`).
 """
+
 from __future__ import annotations
 
 from tinygrad_be.nn import functional, init, utils

@@ -117,9 +117,7 @@ class LeakyReLU(Module):
 class Hardtanh(Module):
     """x clamped to [min_val, max_val] (gradient 1 strictly inside, else 0)."""
 
-    def __init__(
-        self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
-    ) -> None:
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         if min_val > max_val:
             raise ValueError(f"Hardtanh: min_val {min_val} is greater than max_val {max_val}")

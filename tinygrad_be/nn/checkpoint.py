@@ -25,6 +25,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from tinygrad_be.backend import to_host
 from tinygrad_be.tensor import Tensor
 
 __all__ = ["OldFormatState", "load", "save"]
@@ -62,7 +63,7 @@ def _flatten(
             continue
         if isinstance(value, (bool, int, float, str)):
             python.append(name)  # loaded back as a Python value, as torch
-        array = np.asarray(value._data if isinstance(value, Tensor) else value)
+        array = to_host(value._data if isinstance(value, Tensor) else value)  # GPU -> numpy
         if array.dtype.hasobject:
             raise TypeError(
                 f"save: entry {name!r} ({type(value).__name__}) is not an array of numbers, bools "
@@ -121,7 +122,7 @@ def save(obj: Mapping[str, Any], f: str | os.PathLike[str] | IO[bytes]) -> None:
         )
     arrays: dict[str, np.ndarray] = {}
     python: list[str] = []
-    _flatten({"": obj} if isinstance(obj, OldFormatState) else obj, "", arrays, python)
+    _flatten({"the state": obj} if isinstance(obj, OldFormatState) else obj, "", arrays, python)
     arrays[_MARKER] = np.asarray(FORMAT)
     arrays[_PYTHON_VALUES] = np.array(python, dtype=str)
     if not isinstance(f, (str, os.PathLike)):  # a file object: written as it is (no rename)
@@ -179,7 +180,9 @@ def load(
     except ValueError as error:  # numpy refuses pickled files when allow_pickle=False
         raise ValueError(f"load: {where} is not a .npz checkpoint ({error})") from None
     except (zipfile.BadZipFile, EOFError) as error:
-        raise ValueError(f"load: {where} is a truncated or corrupt .npz archive ({error})") from None
+        raise ValueError(
+            f"load: {where} is a truncated or corrupt .npz archive ({error})"
+        ) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"load: {where} holds a single .npy array, not a .npz checkpoint")
     flat: dict[str, np.ndarray] = {}

@@ -51,9 +51,9 @@ class Unflatten(Module):
             known *= s if s != -1 else 1
         fits = size % known == 0 if -1 in self.unflattened_size else known == size
         if not fits or self.unflattened_size.count(-1) > 1:
-            raise ValueError(
-                f"Unflatten: cannot split dim {self.dim} of size {size} (input {x.shape}) into "
-                f"{self.unflattened_size}"
+            raise RuntimeError(
+                f"unflatten: provided sizes {list(self.unflattened_size)} don't multiply up to the "
+                f"size of dim {self.dim} ({size}) in the input tensor {x.shape}"
             )
         return x.reshape(*x.shape[:dim], *self.unflattened_size, *x.shape[dim + 1 :])
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_be import backend as _backend
 from tinygrad_be import ops
 from tinygrad_be import rng as _rng
 from tinygrad_be.tensor import Function, Tensor, is_grad_enabled
@@ -51,6 +52,12 @@ def _reduction(name: str, size_average: Any, reduce: Any, reduction: str) -> str
     (reduce=False -> "none", else size_average=False -> "sum", else "mean")."""
     if size_average is not None or reduce is not None:
         reduction = "none" if reduce is False else ("sum" if size_average is False else "mean")
+        warnings.warn(
+            f"size_average and reduce args will be deprecated, please use reduction='{reduction}' "
+            "instead.",
+            UserWarning,
+            stacklevel=3,
+        )
     _check_reduction(name, reduction)
     return reduction
 
@@ -69,7 +76,7 @@ def _pair_like(name: str, pred: Any, target: Any) -> tuple[Tensor, Tensor]:
     """
     pred = _tensor(pred)
     if not isinstance(target, Tensor):
-        target = Tensor(np.asarray(target), dtype=pred.dtype)
+        target = Tensor(_backend.like(target, pred._data), dtype=pred.dtype)
     if pred.shape != target.shape:
         raise ValueError(
             f"{name}: input shape {pred.shape} and target shape {target.shape} differ "
@@ -162,7 +169,7 @@ def cross_entropy(
     if isinstance(target, Tensor):
         target_tensor = target
     else:
-        array = np.asarray(target)
+        array = _backend.like(target, logits._data)  # on the logits' device
         if not np.issubdtype(array.dtype, np.integer):
             array = array.astype(logits.dtype, copy=False)
         target_tensor = Tensor._wrap(array)
@@ -189,7 +196,7 @@ def _cross_entropy_rows(
         raise ValueError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}")
     log_probs = logits.log_softmax(dim=1)
     num_classes = logits.shape[1]
-    class_weight = None if weight is None else _constant_array(weight, logits.dtype)
+    class_weight = None if weight is None else _constant_array(weight, logits)
     if not by_index:  # probabilities: smooth them, weigh each class, average over the rows
         probs = target_tensor
         if label_smoothing:
@@ -225,9 +232,12 @@ def nll_loss(
     `weight` (C,) per class, rows at `ignore_index` skipped, "mean" over the rows' summed weights.
     Also (C,) with a 0-d class and (N, C, d1, ...) with classes (N, d1, ...)."""
     reduction = _reduction("nll_loss", size_average, reduce, reduction)
-    target = target if isinstance(target, Tensor) else Tensor._wrap(np.asarray(target))
-    log_probs, target, shape = _classes_last("nll_loss", _tensor(input), target)
-    class_weight = None if weight is None else _constant_array(weight, log_probs.dtype)
+    input = _tensor(input)  # noqa: A001
+    target = (
+        target if isinstance(target, Tensor) else Tensor._wrap(_backend.like(target, input._data))
+    )
+    log_probs, target, shape = _classes_last("nll_loss", input, target)
+    class_weight = None if weight is None else _constant_array(weight, log_probs)
     loss = ops.NLLLoss.apply(
         log_probs, target, weight=class_weight, ignore_index=ignore_index, reduction=reduction
     )
@@ -247,7 +257,7 @@ def binary_cross_entropy(
     reduction = _reduction("binary_cross_entropy", size_average, reduce, reduction)
     probs = _tensor(input)
     target = _target_like(target, probs)
-    w = None if weight is None else _constant_array(weight, probs.dtype)
+    w = None if weight is None else _constant_array(weight, probs)
     return ops.BinaryCrossEntropy.apply(probs, target, weight=w, reduction=reduction)
 
 
@@ -265,23 +275,26 @@ def binary_cross_entropy_with_logits(
     reduction = _reduction("binary_cross_entropy_with_logits", size_average, reduce, reduction)
     logits = _tensor(input)
     target = _target_like(target, logits)
-    w = None if weight is None else _constant_array(weight, logits.dtype)
-    pw = None if pos_weight is None else _constant_array(pos_weight, logits.dtype)
+    w = None if weight is None else _constant_array(weight, logits)
+    pw = None if pos_weight is None else _constant_array(pos_weight, logits)
     return ops.BinaryCrossEntropyWithLogits.apply(
         logits, target, weight=w, pos_weight=pw, reduction=reduction
     )
 
 
-def _constant_array(value: Any, dtype: Any) -> np.ndarray:
-    """A weight given as a Tensor, array or list, as an array of the input's dtype (no gradient)."""
-    return np.asarray(value._data if isinstance(value, Tensor) else value, dtype=dtype)
+def _constant_array(value: Any, input: Tensor) -> np.ndarray:  # noqa: A002
+    """A weight given as a Tensor, array or list, as an array of the input's dtype and device
+    (no gradient)."""
+    return _backend.like(
+        value._data if isinstance(value, Tensor) else value, input._data, input.dtype
+    )
 
 
 def _target_like(target: Any, pred: Tensor) -> Tensor:
     """A non-Tensor target as a Tensor of the prediction's dtype."""
     if isinstance(target, Tensor):
         return target
-    return Tensor._wrap(np.asarray(target, dtype=pred.dtype))
+    return Tensor._wrap(_backend.like(target, pred._data, pred.dtype))
 
 
 def _reduce(losses: Tensor, reduction: str) -> Tensor:
@@ -297,7 +310,8 @@ def one_hot(labels: Any, num_classes: int | None = None, dtype: Any = np.float32
 
     Unlike torch (int64), the result is float32 by default, ready to be a regression target.
     """
-    labels = np.asarray(labels._data if isinstance(labels, Tensor) else labels)
+    labels = _backend.as_array(labels._data if isinstance(labels, Tensor) else labels)
+    xp = _backend.array_module(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(
             f"one_hot: labels must be a 1-D integer array, got {labels.dtype} {labels.shape}"
@@ -308,8 +322,8 @@ def one_hot(labels: Any, num_classes: int | None = None, dtype: Any = np.float32
     num_classes = needed if num_classes is None else int(num_classes)
     if needed > num_classes:
         raise ValueError(f"one_hot: label {needed - 1} does not fit num_classes={num_classes}")
-    encoded = np.zeros((labels.shape[0], num_classes), dtype=dtype)
-    encoded[np.arange(labels.shape[0]), labels] = 1
+    encoded = xp.zeros((labels.shape[0], num_classes), dtype=dtype)
+    encoded[xp.arange(labels.shape[0]), labels] = 1
     return Tensor(encoded)
 
 
@@ -388,6 +402,18 @@ class _InPlace(Function):
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray]:
         return (grad * self.derivative,)
 
+    def name(self) -> str:
+        return self.op  # torch's name for the node, e.g. ReluBackward0
+
+
+# The names torch 2.13 gives these nodes (what `y.grad_fn` prints)
+_GRAPH_NAMES = {
+    "relu_": "ReluBackward0",
+    "leaky_relu_": "LeakyReluBackward1",
+    "hardtanh_": "HardtanhBackward0",
+    "dropout_": "MulBackward0",
+}
+
 
 def _in_place(name: str, x: Any, compute: Callable[[np.ndarray], np.ndarray]) -> Tensor:
     """Write `compute(array)`'s result into x's array and return x itself, as torch's inplace ops.
@@ -413,10 +439,12 @@ def _in_place(name: str, x: Any, compute: Callable[[np.ndarray], np.ndarray]) ->
     before = Tensor._wrap(x._data)
     before._ctx, before._requires_grad = x._ctx, True
     array = x._data
-    if not (array.flags.owndata and array.flags.writeable):
+    flags = array.flags  # CuPy's have no `writeable`: its arrays always are
+    if not (flags.owndata and getattr(flags, "writeable", True)):
         # a view of memory other tensors may have saved: write the result to a copy instead
         array = x._data = array.copy()
     fn = _InPlace()
+    fn.op = _GRAPH_NAMES[name]
     fn.derivative = compute(array)
     if x._previous is None:
         x._previous = {}
@@ -430,7 +458,7 @@ def _in_place(name: str, x: Any, compute: Callable[[np.ndarray], np.ndarray]) ->
 
 def _relu_in_place(array: np.ndarray) -> np.ndarray:
     positive = array > 0
-    np.multiply(array, positive, out=array)
+    np.maximum(array, 0, out=array)  # not array * mask: that turns -1 into -0.0
     return positive
 
 
@@ -527,6 +555,7 @@ def dropout(
         draw_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
         keep = _rng.resolve(generator).random(x.shape, dtype=draw_dtype) >= p
         scaled = np.multiply(keep, 1.0 / (1.0 - p), dtype=x.dtype)
+    scaled = _backend.like(scaled, x._data)  # drawn on the host (one generator), used on x's device
     if not inplace:
         return x * Tensor._wrap(scaled)
 
@@ -539,8 +568,9 @@ def dropout(
 
 # --------------------------------------------------------------------------------------------------
 # Linear maps
-class _Linear(Function):
+class Addmm(Function):
     """x @ weight.T + bias, one op: x (..., in), weight (out, in) (torch's layout), bias (out,).
+    Named after the op torch's Linear records (its grad_fn prints as AddmmBackward0 too).
 
     Forward is one GEMM (BLAS reads weight.T without copying) plus an in-place bias add; backward
     is two GEMMs and a column sum, each only if that input wants a gradient.
@@ -581,19 +611,21 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002
             "in_features))"
         )
     if b is not None and b.shape != (w.shape[0],):
-        raise ValueError(f"linear: bias shape {b.shape} must be ({w.shape[0]},) for weight {w.shape}")
+        raise ValueError(
+            f"linear: bias shape {b.shape} must be ({w.shape[0]},) for weight {w.shape}"
+        )
     if x.dtype != w.dtype or (b is not None and b.dtype != w.dtype):
         raise TypeError(
             f"linear: input dtype {x.dtype}, weight dtype {w.dtype}"
             + ("" if b is None else f", bias dtype {b.dtype}")
             + " must be the same (convert with .float() / .double())"
         )
-    return _Linear.apply(x, w) if b is None else _Linear.apply(x, w, b)
+    return Addmm.apply(x, w) if b is None else Addmm.apply(x, w, b)
 
 
 def embedding(indices: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows of `weight` (num_embeddings, dim) at integer `indices` (any shape): (*indices, dim)."""
-    indices = np.asarray(indices._data if isinstance(indices, Tensor) else indices)
+    indices = _backend.like(indices._data if isinstance(indices, Tensor) else indices, weight._data)
     return ops.Embedding.apply(weight, indices=indices, padding_idx=padding_idx)
 
 

@@ -9,7 +9,6 @@ import numpy as np
 
 import tinygrad_be.nn.functional as F
 from tinygrad_be import rng as _rng
-from tinygrad_be.device import resolve as _resolve_device
 from tinygrad_be.nn.module import Module
 from tinygrad_be.nn.parameter import Parameter
 from tinygrad_be.tensor import Tensor, get_default_dtype
@@ -47,7 +46,6 @@ class Linear(Module):
                 f"Linear: in_features and out_features must be >= 0, got {in_features}, "
                 f"{out_features}"
             )
-        _resolve_device(device, "Linear")
         dtype = np.dtype(get_default_dtype() if dtype is None else dtype)
         if not np.issubdtype(dtype, np.floating):
             raise TypeError(f"Linear: dtype must be floating point, not {dtype}")
@@ -60,6 +58,8 @@ class Linear(Module):
         if bias:
             values = generator.uniform(-bound, bound, self.out_features).astype(dtype)
             self.bias = Parameter(values)
+        if device is not None:
+            self.to(device)  # drawn on the CPU (the same numbers everywhere), then moved
 
     def forward(self, input: Any) -> Tensor:  # noqa: A002  (torch's name)
         if not isinstance(input, (Tensor, np.ndarray)):

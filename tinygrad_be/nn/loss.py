@@ -10,6 +10,7 @@ Class weights (`weight`, `pos_weight`) are buffers, as in torch: they appear in 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -33,9 +34,14 @@ def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction:
     -> "sum", else "mean"; when both are None, `reduction` as given."""
     if size_average is None and reduce is None:
         return reduction
-    if reduce is False:
-        return "none"
-    return "sum" if size_average is False else "mean"
+    reduction = "none" if reduce is False else ("sum" if size_average is False else "mean")
+    warnings.warn(
+        f"size_average and reduce args will be deprecated, please use reduction='{reduction}' "
+        "instead.",
+        UserWarning,
+        stacklevel=4,
+    )
+    return reduction
 
 
 def _weight_buffer(value: Any) -> Tensor | None:

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tinygrad_be import backend
 from tinygrad_be.device import device as _device_class
 from tinygrad_be.device import resolve as _resolve_device
 from tinygrad_be.nn.checkpoint import OldFormatState, load, save
@@ -100,7 +101,11 @@ class Module:
 
     def __setattr__(self, name: str, value: Any) -> None:
         current = self.__dict__.get(name)
-        if isinstance(current, Parameter) and value is not None and not isinstance(value, Parameter):
+        if (
+            isinstance(current, Parameter)
+            and value is not None
+            and not isinstance(value, Parameter)
+        ):
             raise TypeError(
                 f"cannot assign '{type(value).__name__}' as parameter '{name}' (Parameter or None "
                 "expected); to change its values use `with no_grad(): p.copy_(x)` or p.data = x"
@@ -185,6 +190,14 @@ class Module:
         for _, child in self.named_children():
             yield child
 
+    def _walk(self, prefix: str, path: frozenset[int]) -> Iterator[tuple[str, Module]]:
+        """(name, module) for this module and every one below it, depth first in definition
+        order; a module shared under two names comes under both, a cycle is cut."""
+        yield prefix, self
+        for name, child in self.named_children():
+            if id(child) not in path:
+                yield from child._walk(_join(prefix, name), path | {id(child)})
+
     def named_modules(
         self, memo: set[Module] | None = None, prefix: str = "", remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Module]]:
@@ -192,16 +205,12 @@ class Module:
         first, in definition order); a module reached twice comes once unless remove_duplicate
         is False."""
         seen: set[int] = {id(m) for m in memo} if memo else set()
-        stack: list[tuple[str, Module]] = [(prefix, self)]
-        while stack:
-            name, module = stack.pop()
+        for name, module in self._walk(prefix, frozenset({id(self)})):
             if remove_duplicate:
                 if id(module) in seen:
                     continue
                 seen.add(id(module))
             yield name, module
-            children = [(_join(name, n), m) for n, m in module.named_children()]
-            stack.extend(reversed(children))  # reversed: pop them in definition order
 
     def modules(self) -> Iterator[Module]:
         for _, module in self.named_modules():
@@ -273,7 +282,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad._data[...] = 0  # in place: a 0-d gradient too
+                _zero_in_place(p.grad)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Set requires_grad on every parameter (False freezes the module); returns self."""
@@ -329,8 +338,9 @@ class Module:
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """`to(device)`, `to(dtype)`, `to(device, dtype)`, `to(tensor)` as torch, in place;
-        returns self. The device must be the CPU ("cuda" raises: there is no GPU backend yet);
-        a dtype converts the floating parameters and buffers (see `astype`)."""
+        returns self. A device moves every parameter, gradient and buffer there (the Tensors stay
+        the same objects; "cuda" needs CuPy and a GPU, else a clear error); a dtype converts the
+        floating parameters and buffers (see `astype`)."""
         dtype, where = kwargs.pop("dtype", None), kwargs.pop("device", None)
         kwargs.pop("non_blocking", None)
         if kwargs:
@@ -342,15 +352,26 @@ class Module:
                 where = arg
             else:
                 dtype = arg
-        _resolve_device(where, f"{type(self).__name__}.to")
+        if where is not None:
+            self._move(_resolve_device(where, f"{type(self).__name__}.to"))
         return self if dtype is None else self.astype(dtype)
 
+    def _move(self, target: Any) -> None:
+        """Put every parameter (and its gradient) and buffer on device `target`, in place."""
+        op = f"{type(self).__name__}.to"
+        for tensor in [*self.parameters(), *self.buffers()]:
+            if tensor.device != target:
+                tensor._data = backend.to_device(tensor._data, target, op)
+                tensor._version += 1
+            grad = tensor.grad
+            if grad is not None and grad.device != target:
+                grad._data = backend.to_device(grad._data, target, op)
+
     def cpu(self) -> Module:
-        return self
+        return self.to("cpu")
 
     def cuda(self, device: Any = None) -> Module:
-        _resolve_device("cuda" if device is None else device, f"{type(self).__name__}.cuda")
-        return self
+        return self.to("cuda" if device is None else device)
 
     def double(self) -> Module:
         return self.astype(np.float64)
@@ -370,32 +391,25 @@ class Module:
         self, *args: Any, destination: dict[str, Any] | None = None, prefix: str = "",
         keep_vars: bool = False,
     ) -> dict[str, Tensor]:  # fmt: skip
-        """name -> Tensor for every parameter (in `named_parameters` order), then every
-        persistent buffer (e.g. "1.running_mean", "1.num_batches_tracked", torch's names).
+        """name -> Tensor, in torch's order: each module's parameters, then its persistent buffers
+        (e.g. "1.running_mean", "1.num_batches_tracked"), then its sub-modules'. A Parameter
+        shared by two modules is listed under both names, as torch.
 
         As torch, the Tensors share memory with the model (detached unless keep_vars): copy them
         (`{k: v.clone() ...}`) to keep a snapshot while training goes on. `save` takes the dict.
         """
         state = {} if destination is None else destination
-        for name, p in self.named_parameters(prefix=prefix):
-            state[name] = p if keep_vars else p.detach()
-        for module_name, module in self.named_modules(prefix=prefix):
-            for name in module._buffer_names:
-                value = module.__dict__.get(name)
-                if value is not None and name not in module._non_persistent:
-                    state[_join(module_name, name)] = value if keep_vars else value.detach()
+        for name, (_, _, tensor) in self._state_targets(prefix).items():
+            state[name] = tensor if keep_vars else tensor.detach()
         return state
 
-    def _state_targets(self) -> dict[str, tuple[Module, str, Tensor]]:
-        """state_dict name -> (owning module, attribute, Tensor), for parameters and buffers."""
+    def _state_targets(self, prefix: str = "") -> dict[str, tuple[Module, str, Tensor]]:
+        """state_dict name -> (owning module, attribute, Tensor), in state_dict order."""
         targets: dict[str, tuple[Module, str, Tensor]] = {}
-        seen: set[int] = set()
-        for module_name, module in self.named_modules():
+        for module_name, module in self._walk(prefix, frozenset({id(self)})):
             for name, member in module._own_members():
-                if isinstance(member, Parameter) and id(member) not in seen:
-                    seen.add(id(member))
+                if isinstance(member, Parameter):
                     targets[_join(module_name, name)] = (module, name, member)
-        for module_name, module in self.named_modules():
             for name in module._buffer_names:
                 value = module.__dict__.get(name)
                 if value is not None and name not in module._non_persistent:
@@ -443,7 +457,7 @@ class Module:
                 continue
             value = state[name]
             if isinstance(value, Tensor):
-                value = value._data
+                value = backend.to_host(value._data)  # checked and copied from host memory
             if not isinstance(value, (np.ndarray, np.generic)):
                 problems.append(f"key {name!r}: expected a numpy array, got {type(value).__name__}")
                 continue
@@ -468,14 +482,18 @@ class Module:
             )
         for name, value in arrays.items():  # every check passed: now it cannot fail half way
             module, attr, tensor = targets[name]
-            if assign:
-                if isinstance(tensor, Parameter):
+            if assign and "." not in attr:  # torch's assign=True: the state's values become the
+                if isinstance(tensor, Parameter):  # tensors (copied here: checkpoint arrays)
                     fresh = Parameter(np.array(value, order="C"), tensor.requires_grad)
                 else:
                     fresh = Tensor._wrap(np.array(value, order="C"))
+                fresh._data = backend.to_device(fresh._data, tensor.device)
                 object.__setattr__(module, attr, fresh)
             else:  # in place, as torch's copy_: the Tensors and their arrays stay the same
-                np.copyto(tensor._data, value)
+                if type(tensor._data) is np.ndarray:
+                    np.copyto(tensor._data, value)
+                else:  # on a GPU
+                    tensor._data[...] = backend.to_device(value, tensor.device)
                 tensor._version += 1
         return IncompatibleKeys(missing, unexpected)
 
@@ -529,3 +547,11 @@ def _floating_dtype(owner: str, dtype: Any) -> np.dtype:
     if not np.issubdtype(dtype, np.floating):
         raise TypeError(f"{owner}: dtype must be floating point, not {dtype}")
     return dtype
+
+
+def _zero_in_place(grad: Tensor) -> None:
+    """Zero a gradient in place (torch's zero_grad(set_to_none=False)), a 0-d one included."""
+    if type(grad._data) is np.ndarray:
+        grad._data[...] = 0
+    else:  # a numpy scalar (the engine can leave one as a 0-d gradient): not writable
+        grad._data = np.zeros_like(grad._data)

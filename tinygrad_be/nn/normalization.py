@@ -35,7 +35,9 @@ class _BatchNorm(Module):
         dtype: Any = np.float32,
     ) -> None:
         if int(num_features) <= 0:
-            raise ValueError(f"{type(self).__name__}: num_features must be positive, got {num_features}")
+            raise ValueError(
+                f"{type(self).__name__}: num_features must be positive, got {num_features}"
+            )
         dtype = _floating_dtype(type(self).__name__, dtype)
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
@@ -126,6 +128,5 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return (
-            f"{self.normalized_shape}, eps={self.eps}, "
-            f"elementwise_affine={self.elementwise_affine}"
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
         )

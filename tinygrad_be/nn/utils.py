@@ -35,7 +35,7 @@ def clip_grad_norm_(
     if norm_type == math.inf:
         total = max(float(np.abs(g).max()) if g.size else 0.0 for g in grads)
     else:  # per-tensor norms in float64, then their p-norm: one pass per gradient, no concatenation
-        norms = [np.linalg.norm(g.reshape(-1).astype(np.float64), norm_type) for g in grads]
+        norms = [float(np.linalg.norm(g.reshape(-1).astype(np.float64), norm_type)) for g in grads]
         total = float(np.linalg.norm(np.array(norms), norm_type))
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
@@ -46,4 +46,4 @@ def clip_grad_norm_(
     if factor < 1.0:
         for g in grads:
             g *= factor  # a Python float keeps each gradient's dtype
-    return Tensor(np.asarray(total, dtype=dtype))
+    return Tensor(np.asarray(total, dtype=dtype)).to(params[0].device)

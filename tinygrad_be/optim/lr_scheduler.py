@@ -22,6 +22,7 @@ __all__ = [
     "WarmupCosineLR",
 ]
 
+
 # Learning-rate schedules
 class LRScheduler:
     """Sets each parameter group's lr to `schedule(t)` from that group's base lr, where t counts the
@@ -282,7 +283,9 @@ class OneCycleLR(LRScheduler):
         groups = optimizer.param_groups
         max_lrs = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr] * len(groups)
         if len(max_lrs) != len(groups):
-            raise ValueError(f"OneCycleLR: expected {len(groups)} max_lr values, got {len(max_lrs)}")
+            raise ValueError(
+                f"OneCycleLR: expected {len(groups)} max_lr values, got {len(max_lrs)}"
+            )
         self.total_steps, self.pct_start = int(total_steps), float(pct_start)
         self.anneal_strategy, self.cycle_momentum = anneal_strategy, bool(cycle_momentum)
         self.base_momentum, self.max_momentum = float(base_momentum), float(max_momentum)
@@ -295,6 +298,7 @@ class OneCycleLR(LRScheduler):
                     "OneCycleLR: optimizer must support momentum or beta1 with `cycle_momentum` "
                     "option enabled"
                 )
+            self.optimizer = optimizer
             self._set_momentum(self.max_momentum)
         for group, top in zip(groups, self.max_lrs, strict=True):
             group["lr"] = top / self.div_factor  # the base lr the cycle starts from

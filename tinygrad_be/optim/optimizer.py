@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_be.nn.checkpoint import OldFormatState
 from tinygrad_be.tensor import Tensor
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
@@ -124,7 +125,7 @@ class Optimizer:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad._data[...] = 0  # in place: a 0-d gradient too
+                _zero_in_place(p.grad)
 
     def step(self) -> None:
         """Update every parameter that has a gradient (parameters whose grad is None are skipped).
@@ -227,6 +228,19 @@ class Optimizer:
                 if key != "params" and key not in self.hyperparameters:
                     problems.append(f"{where}unexpected hyperparameter {key!r}")
             new_settings.append(settings)
+        if isinstance(state, OldFormatState):
+            matrices = [
+                key for key, arrays in state.get("state", {}).items()
+                if str(key).isdigit() and int(key) < len(self.params)
+                and self.params[int(key)].ndim == 2 and arrays
+            ]  # fmt: skip
+            if matrices:
+                problems.append(
+                    f"the state comes from a checkpoint written before nn.Linear took torch's "
+                    f"(out, in) layout (it has no format marker): the state of the 2-D "
+                    f"parameters {matrices} is in the old layout; resume with a fresh optimizer "
+                    "(skip optimizer.load_state_dict)"
+                )
         group_of = [group for group in self.param_groups for _ in group["params"]]
         new_state: dict[int, dict[str, Any]] = {}
         for key, arrays in state.get("state", {}).items():
@@ -337,7 +351,7 @@ class SGD(Optimizer):
             state = self.state.setdefault(i, {})
             buf = state.get("momentum_buffer")
             if buf is None:  # torch starts the buffer at the first gradient, undamped
-                buf = state["momentum_buffer"] = np.array(d_p, dtype=w.dtype, copy=True)
+                buf = state["momentum_buffer"] = d_p.astype(w.dtype, copy=True)  # any device
             else:
                 buf *= momentum
                 if dampening != 0.0:
@@ -612,3 +626,11 @@ class Adagrad(Optimizer):
         update = np.divide(grad, std, out=work)
         update *= clr
         w -= update
+
+
+def _zero_in_place(grad: Tensor) -> None:
+    """Zero a gradient in place (torch's zero_grad(set_to_none=False)), a 0-d one included."""
+    if type(grad._data) is np.ndarray:
+        grad._data[...] = 0
+    else:  # a numpy scalar (the engine can leave one as a 0-d gradient): not writable
+        grad._data = np.zeros_like(grad._data)

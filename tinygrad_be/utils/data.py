@@ -22,7 +22,11 @@ Beyond torch (torch code never passes them, so it runs unchanged):
   `generator=np.random.default_rng(42)` for `torch.Generator().manual_seed(42)`. Without one, the
   library's default generator is used (`tinygrad_be.manual_seed` makes it reproducible).
 - `num_workers > 0` uses a pool of threads, not processes (numpy releases the GIL in its heavy
-  loops): the same batches in the same order as `num_workers=0`, fetched ahead of time.
+  loops): the same batches in the same order as `num_workers=0`, fetched ahead of time. Random
+  per-item transforms then draw from the shared default generator in the order the threads reach
+  it, so their draws are not reproducible (in torch each worker process has its own seed, so
+  they differ from `num_workers=0` there too). An error in a worker is raised in the caller,
+  with the index of the sample that failed in its notes.
 """
 
 from __future__ import annotations
@@ -144,8 +148,6 @@ class Subset(Dataset):
         return len(self.indices)
 
     def _get_batch(self, indices: np.ndarray) -> Any:
-        if not _batches_fast(self.dataset):
-            return None
         if getattr(self, "_index_array", None) is None:  # made once, not per batch
             self._index_array = np.asarray(self.indices, dtype=np.int64)
         return _fast_batch(self.dataset, self._index_array[indices])
@@ -460,18 +462,16 @@ def _batches_fast(dataset: Any) -> bool:
         return dataset.dtype.kind in "biuf"
     if isinstance(dataset, Tensor):
         return not dataset.requires_grad
-    return isinstance(dataset, TensorDataset)
+    if isinstance(dataset, TensorDataset):  # a tensor that requires grad keeps torch's graph
+        return not any(t.requires_grad for t in dataset.tensors)
+    return False
 
 
 def _fast_batch(dataset: Any, indices: np.ndarray) -> Any:
-    """A batch by one fancy index, for datasets that allow it; None for the others."""
+    """The collated batch of samples `indices` (B,) by one fancy index (`_batches_fast` datasets)."""
     if isinstance(dataset, (TensorDataset, Subset)):
         return dataset._get_batch(indices)
-    if isinstance(dataset, np.ndarray) and dataset.dtype.kind in "biuf":
-        return from_numpy(dataset[indices])
-    if isinstance(dataset, Tensor) and not dataset.requires_grad:
-        return from_numpy(dataset._data[indices])
-    return None
+    return from_numpy((dataset._data if isinstance(dataset, Tensor) else dataset)[indices])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -512,6 +512,7 @@ class DataLoader:
         prefetch_factor: int | None = None,
         persistent_workers: bool = False,
         pin_memory_device: str = "",
+        in_order: bool = True,
         seed: int | None = None,
     ) -> None:
         if isinstance(batch_size, (np.ndarray, Tensor, list)):
@@ -522,6 +523,9 @@ class DataLoader:
             )
         if isinstance(num_workers, bool) or int(num_workers) != num_workers or num_workers < 0:
             raise ValueError(f"num_workers option should be non-negative, got {num_workers}")
+        if not in_order:
+            raise ValueError("DataLoader: in_order=False is not supported (batches always come "
+                             "in the sampler's order)")  # fmt: skip
         if num_workers == 0 and prefetch_factor is not None:
             raise ValueError("prefetch_factor option could only be specified in multiprocessing. "
                              "let num_workers > 0 to enable multiprocessing.")  # fmt: skip
@@ -598,10 +602,8 @@ class DataLoader:
 
     def _fetch(self, indices: Any) -> Any:
         """The collated batch of the samples `indices` (a list or an int array)."""
-        if self.collate_fn is default_collate:
-            batch = _fast_batch(self.dataset, np.asarray(indices, dtype=np.int64))
-            if batch is not None:
-                return batch
+        if self.collate_fn is default_collate and _batches_fast(self.dataset):
+            return _fast_batch(self.dataset, np.asarray(indices, dtype=np.int64))
         if isinstance(indices, np.ndarray):
             indices = indices.tolist()
         samples = []

@@ -138,6 +138,18 @@ class Normalize:
 
     def __init__(self, mean: Sequence[float], std: Sequence[float], inplace: bool = False) -> None:
         self.mean, self.std, self.inplace = mean, std, inplace
+        self._arrays: dict[np.dtype, tuple[np.ndarray, np.ndarray]] = {}  # by the images' dtype
+
+    def _mean_std(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+        """mean and std as (C, 1, 1) arrays of `dtype`, checked and made once per dtype."""
+        if dtype not in self._arrays:
+            mean = np.asarray(self.mean, dtype=dtype).reshape(-1, 1, 1)
+            std = np.asarray(self.std, dtype=dtype).reshape(-1, 1, 1)
+            if (std == 0).any():
+                raise ValueError(f"std evaluated to zero after conversion to {dtype}, leading to "
+                                 "division by zero.")  # fmt: skip
+            self._arrays[dtype] = mean, std
+        return self._arrays[dtype]
 
     def __call__(self, tensor: Tensor) -> Tensor:
         if not isinstance(tensor, Tensor):
@@ -148,11 +160,7 @@ class Normalize:
         if x.ndim < 3:
             raise ValueError("Expected tensor to be a tensor image of size (..., C, H, W). Got "
                              f"tensor.size() = {tuple(x.shape)}")  # fmt: skip
-        mean = np.asarray(self.mean, dtype=x.dtype).reshape(-1, 1, 1)
-        std = np.asarray(self.std, dtype=x.dtype).reshape(-1, 1, 1)
-        if (std == 0).any():
-            raise ValueError(f"std evaluated to zero after conversion to {x.dtype}, leading to "
-                             "division by zero.")  # fmt: skip
+        mean, std = self._mean_std(x.dtype)
         if len(mean) not in (1, x.shape[-3]) or len(std) not in (1, x.shape[-3]):
             raise ValueError(f"Normalize: {len(mean)} means and {len(std)} stds for a tensor "
                              f"image of {x.shape[-3]} channels, shape {tuple(x.shape)}")  # fmt: skip
