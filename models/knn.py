@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -249,12 +250,14 @@ def _rows_per_chunk(n_rows: int, n_train: int, extra_per_row: int, budget: int) 
 def k_nearest(dists: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The `k` smallest entries of each row of `dists`, nearest first, ties by column index.
 
-    dists: (m, n) array without NaN (numpy, or CuPy: the selection runs on the GPU and only the
-    (m, k) result comes back). Returns numpy (distances, indices), both (m, k); indices are int64.
-    Costs O(n) per row (`argpartition`), not a full sort.
+    dists: (m, n) array without NaN (numpy, or CuPy: then the selection runs on the GPU and only
+    the (m, k) result comes back). Returns numpy (distances, indices), both (m, k); indices are
+    int64. Costs O(n) per row (`argpartition`; k argmin passes on a GPU), not a full sort.
     """
     n = dists.shape[1]
     k = _check_k(k, n)
+    if not backend.is_host(dists):
+        return _k_nearest_on_device(dists, k)
     # `argpartition` puts *some* k smallest entries first, in no particular order. The copy lets the
     # full (m, n) index array go at once instead of living on behind a view.
     index = np.argpartition(dists, k - 1, axis=1)[:, :k].copy()
@@ -274,9 +277,27 @@ def k_nearest(dists: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         columns = np.nonzero(keep)[1].reshape(len(tied_rows), k)  # exactly k per row, ascending
         index[tied_rows] = columns
         value[tied_rows] = np.take_along_axis(rows, columns, axis=1)
-    value, index = backend.to_host(value), backend.to_host(index)  # (m, k): small
     order = np.lexsort((index, value), axis=1)  # by distance, then by training index
     return np.take_along_axis(value, order, axis=1), np.take_along_axis(index, order, axis=1)
+
+
+def _k_nearest_on_device(dists: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """`k_nearest` on a GPU: k passes of argmin, each taking the nearest remaining column of every
+    row and masking it with infinity. argmin returns the first of equal minima, so the neighbours
+    come out in the module's order (distance, then training index) with no sort at all: for the
+    small k of a sweep, k passes over the chunk are much cheaper on a GPU than CuPy's
+    `argpartition` (which sorts whole rows). Returns numpy arrays."""
+    xp = backend.array_module(dists)
+    work = dists.copy()  # the caller's distances stay as they were
+    rows = xp.arange(len(dists))
+    value = xp.empty((len(dists), k), dtype=dists.dtype)
+    index = xp.empty((len(dists), k), dtype=np.int64)
+    for j in range(k):
+        nearest = work.argmin(axis=1)
+        index[:, j] = nearest
+        value[:, j] = work[rows, nearest]
+        work[rows, nearest] = np.inf
+    return backend.to_host(value), backend.to_host(index)
 
 
 def _vote_sweep(neighbour_classes: np.ndarray, ks: list[int], n_classes: int) -> np.ndarray:

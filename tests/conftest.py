@@ -39,3 +39,12 @@ def fake_archive(tmp_path_factory) -> list[str]:
     directory = tmp_path_factory.mktemp("fake_cifar")
     return ["--archive", str(make_fake_cifar_archive(directory, n_per_batch=20)),
             "--checksum", "skip", "--data-root", str(directory / "data")]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def cpu_only_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test sees a CPU-only install (CuPy hidden), so "cuda is not available" tests pass on
+    a GPU machine too; tests/test_backend.py's "cuda" cases bring the real CuPy back."""
+    from fake_cupy import hide_cupy
+
+    hide_cupy(monkeypatch)

@@ -24,6 +24,10 @@ from typing import Any
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
+from tinygrad_be import backend as _backend
+
+REAL_IMPORT = _backend._import_cupy  # the real loader, before any test replaces it
+
 IMPLICIT = (
     "Implicit conversion to a NumPy array is not allowed. Please use `.get()` to construct a "
     "NumPy array explicitly."
@@ -266,7 +270,9 @@ class _Device:
 
 
 cuda = SimpleNamespace(
-    runtime=SimpleNamespace(getDeviceCount=lambda: 1),
+    runtime=SimpleNamespace(
+        getDeviceCount=lambda: 1, getDeviceProperties=lambda index: {"name": b"Fake GPU"}
+    ),
     Device=_Device,
     Stream=SimpleNamespace(null=SimpleNamespace(synchronize=lambda: None)),
 )
@@ -281,14 +287,30 @@ cupyx = SimpleNamespace(scatter_add=_scatter_add)
 _this = sys.modules[__name__]
 
 
+def _no_cupy() -> Any:
+    raise ImportError("No module named 'cupy' (hidden by the tests: a CPU-only install)")
+
+
+def hide_cupy(monkeypatch: Any) -> None:
+    """Make tinygrad_be see a CPU-only install (no CuPy), whatever this machine has: tests of the
+    "cuda is not available" behaviour then pass on a GPU machine too (tests/conftest.py)."""
+    monkeypatch.setattr(_backend, "_import_cupy", _no_cupy)
+    monkeypatch.setattr(_backend, "_cuda", None)
+    monkeypatch.setattr(_backend, "_cupyx", None)
+    monkeypatch.setattr(_backend, "device_types", ())
+
+
+def use_real_cupy(monkeypatch: Any) -> None:
+    """Undo `hide_cupy` for one test: the real CuPy, if this machine has it."""
+    monkeypatch.setattr(_backend, "_import_cupy", REAL_IMPORT)
+
+
 def install(monkeypatch: Any) -> ModuleType:
     """Register this module as the "cuda" array library of tinygrad_be.backend (undone by the
     monkeypatch at the end of the test)."""
-    from tinygrad_be import backend
-
-    monkeypatch.setattr(backend, "_import_cupy", lambda: (_this, cupyx))
-    monkeypatch.setattr(backend, "_cuda", None)  # the monkeypatch restores these afterwards
-    monkeypatch.setattr(backend, "_cupyx", None)
-    monkeypatch.setattr(backend, "device_types", ())
-    backend.cuda_module("fake cupy")
+    monkeypatch.setattr(_backend, "_import_cupy", lambda: (_this, cupyx))
+    monkeypatch.setattr(_backend, "_cuda", None)  # the monkeypatch restores these afterwards
+    monkeypatch.setattr(_backend, "_cupyx", None)
+    monkeypatch.setattr(_backend, "device_types", ())
+    _backend.cuda_module("fake cupy")
     return _this

@@ -30,9 +30,6 @@ def _real_cuda_reason() -> str | None:
         backend.cuda_module("test")
     except RuntimeError as error:
         return str(error)
-    finally:
-        if backend._cuda is not None and backend._cuda is fake_cupy:  # pragma: no cover
-            backend._reset()
     return None
 
 
@@ -43,6 +40,7 @@ def device(request: Any, monkeypatch: pytest.MonkeyPatch) -> str:
         fake_cupy.install(monkeypatch)
         return "cuda"
     if request.param == "cuda":
+        fake_cupy.use_real_cupy(monkeypatch)  # tests/conftest.py hides it from the other tests
         reason = _real_cuda_reason()
         if reason is not None:
             pytest.skip(f"no real GPU backend here: {reason}")
@@ -369,9 +367,20 @@ def test_knn_on_device_matches_cpu(device: str, metric: str) -> None:
     assert model.score(test, rng.integers(0, 4, 25)) >= 0.0
 
 
+def test_k_nearest_on_device_breaks_ties_by_index(device: str) -> None:
+    from models.knn import k_nearest
+
+    dists = np.random.default_rng(1).integers(0, 3, (6, 9)).astype(np.float32)  # many ties
+    values, indices = k_nearest(tb.tensor(dists, device=device)._data, 5)
+    expected_values, expected_indices = k_nearest(dists, 5)
+    np.testing.assert_array_equal(indices, expected_indices)
+    np.testing.assert_array_equal(values, expected_values)
+
+
 def test_cuda_is_available_with_the_fake(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_cupy.install(monkeypatch)
     assert tb.cuda.is_available() and tb.cuda.device_count() == 1
+    assert tb.cuda.current_device() == 0 and tb.cuda.get_device_name() == "Fake GPU"
     tb.cuda.synchronize()
 
 

@@ -4,13 +4,15 @@ Every op computes with the array module of its inputs, `xp = array_module(x)`, s
 written once: `xp` is numpy for arrays in host memory and CuPy for arrays on a GPU (CuPy mirrors
 numpy's API). Operators, methods and numpy's ufuncs (`np.exp(x)`) already work on both, because
 CuPy arrays take part in numpy's dispatch (NEP 13/18); what needs `xp` is the rest: making new
-arrays (`xp.zeros`, `xp.arange`) and the few numpy-only tools, one helper each below:
+arrays (`xp.zeros`, `xp.arange`; `np.asarray` and `np.ascontiguousarray` do not dispatch, they
+would convert to numpy) and the few numpy-only tools, one helper each below:
 
-    as_strided    numpy.lib.stride_tricks.as_strided   cupy.lib.stride_tricks.as_strided
-    scatter_add   numpy.add.at                         cupyx.scatter_add
-    einsum        numpy.einsum(optimize=...)           cupy.einsum
-    to_host       the array itself                     cupy.asnumpy (a copy to host memory)
-    to_device     the array itself                     cupy.asarray (a copy to GPU memory)
+    as_strided         numpy.lib.stride_tricks.as_strided   cupy.lib.stride_tricks.as_strided
+    ascontiguousarray  numpy.ascontiguousarray              cupy.ascontiguousarray
+    scatter_add        numpy.add.at                         cupyx.scatter_add
+    einsum             numpy.einsum(optimize=...)           cupy.einsum
+    to_host            the array itself                     cupy.asnumpy (a copy to host memory)
+    to_device          the array itself                     cupy.asarray (a copy to GPU memory)
 
 Two CPU tools stay on the CPU on purpose: `parallel.over_batch` splits numpy's single-threaded
 loops over CPU cores (a GPU kernel already runs on every core: on "cuda" it is called once for the
@@ -32,6 +34,7 @@ import numpy as np
 
 __all__ = [
     "array_module",
+    "as_array",
     "as_strided",
     "ascontiguousarray",
     "cuda_available",
@@ -39,6 +42,8 @@ __all__ = [
     "device_of",
     "einsum",
     "is_host",
+    "like",
+    "same_device",
     "scatter_add",
     "to_device",
     "to_host",

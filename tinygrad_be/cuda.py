@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from tinygrad_be import backend
 
-__all__ = ["device_count", "is_available", "manual_seed", "manual_seed_all", "synchronize"]
+__all__ = [
+    "current_device",
+    "device_count",
+    "get_device_name",
+    "is_available",
+    "manual_seed",
+    "manual_seed_all",
+    "synchronize",
+]
 
 
 def is_available() -> bool:
@@ -22,6 +30,19 @@ def device_count() -> int:
     if not backend.cuda_available():
         return 0
     return backend._gpu_count(backend.cuda_module())
+
+
+def current_device() -> int:
+    """The GPU computations run on: always 0 (tinygrad_be uses one GPU)."""
+    backend.cuda_module("cuda.current_device")
+    return 0
+
+
+def get_device_name(device: object = None) -> str:
+    """The GPU's name, e.g. "NVIDIA H100 80GB HBM3"."""
+    cupy = backend.cuda_module("cuda.get_device_name")
+    name = cupy.cuda.runtime.getDeviceProperties(0)["name"]
+    return name.decode() if isinstance(name, bytes) else str(name)
 
 
 def manual_seed(seed: int) -> None:
