@@ -246,3 +246,16 @@ def test_in_place_methods_write_into_the_same_array() -> None:
     assert -1 <= u.min().item() and u.max().item() < 1 and abs(u.mean().item()) < 0.1
     n = torch.empty(1000).normal_(2.0, 0.5)
     assert abs(n.mean().item() - 2.0) < 0.1 and abs(n.std().item() - 0.5) < 0.05
+
+
+def test_in_place_after_an_op_that_does_not_need_the_array() -> None:
+    # torch: mul by a number keeps only the number, so changing x in place afterwards is fine
+    x = torch.tensor([1.0, -2.0], requires_grad=True)
+    a = x * 1
+    a.mul_(2.0)
+    a.sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+    p = torch.tensor(3.0, requires_grad=True)
+    (p * p).backward()
+    (p * p).backward()
+    assert type(p.grad._data) is np.ndarray and p.grad.item() == 12.0  # a 0-d array, not a scalar

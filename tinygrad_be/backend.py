@@ -225,10 +225,15 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
         _cupyx.scatter_add(target, index, values)
 
 
-def einsum(subscripts: str, *operands: Any, optimize: Any = False) -> Any:
-    """Einstein summation of the operands' library. `optimize` (numpy's contraction-order search)
-    applies on the CPU; CuPy picks its own order."""
+def einsum(subscripts: str, *operands: Any, optimize: Any = False, out: Any = None) -> Any:
+    """Einstein summation of the operands' library, into `out` if given. `optimize` (numpy's
+    contraction-order search) applies on the CPU; CuPy picks its own order (and has no `out=`:
+    the result is copied into it)."""
     xp = array_module(*operands)
     if xp is np:
-        return np.einsum(subscripts, *operands, optimize=optimize)
-    return xp.einsum(subscripts, *operands)
+        return np.einsum(subscripts, *operands, optimize=optimize, out=out)
+    result = xp.einsum(subscripts, *operands)
+    if out is None:
+        return result
+    out[...] = result
+    return out

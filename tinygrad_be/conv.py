@@ -358,8 +358,8 @@ class DepthwiseConv2d(Function):
                                     with the kernel flipped: a transposed convolution
 
     (xp: the padded NHWC input, s: stride, d: dilation.) Each line is one `np.einsum` on a strided
-    windows view, vectorised over batch, pixels and channels; no column matrix is built, and no
-    GEMM multiplies zeros.
+    windows view, vectorised over batch, pixels and channels (and run on every core, a slice of the
+    batch each: einsum releases the GIL); no column matrix is built, and no GEMM multiplies zeros.
     """
 
     saves_inputs, saves_output = True, False  # backward never reads the output
@@ -381,7 +381,7 @@ class DepthwiseConv2d(Function):
             padded = np.repeat(padded, filters // channels, axis=3)
         taps = np.ascontiguousarray(weight.reshape(filters, *kernel).transpose(1, 2, 0))
         windows = _windows(padded, kernel, stride, out_hw, dilation)  # (N, Ho, Wo, kh, kw, F)
-        out = np.einsum("nyxijf,ijf->nyxf", windows, taps)
+        out = _taps_sum(windows, taps)
         if bias:
             out += bias[0]
         self.padded, self.windows, self.taps = padded, windows, taps
@@ -394,7 +394,7 @@ class DepthwiseConv2d(Function):
         g = _pad_nhwc(grad, (0, 0))  # (N, Ho, Wo, F), free when grad is channels-last
         grad_x = grad_w = None
         if need_w:
-            taps_grad = np.einsum("nyxijf,nyxf->ijf", self.windows, g)  # (kh, kw, F)
+            taps_grad = _taps_grad(self.windows, g)  # (kh, kw, F)
             grad_w = taps_grad.transpose(2, 0, 1).reshape(self.weight_shape)
         if need_x:
             grad_x = self._input_grad(g)
@@ -422,10 +422,34 @@ class DepthwiseConv2d(Function):
         (top, _), (left, _) = _sides(self.padding)
         windows = _windows(spread[:, top:, left:], (kh, kw), (1, 1), (h, w), self.dilation)
         flipped = np.ascontiguousarray(self.taps[::-1, ::-1])
-        grad = np.einsum("nyxijf,ijf->nyxf", windows, flipped)
+        grad = _taps_sum(windows, flipped)
         if filters > c:  # undo the repetition: the m copies of an input channel add up
             grad = grad.reshape(n, h, w, c, filters // c).sum(axis=4)
         return grad.transpose(0, 3, 1, 2)
+
+
+def _taps_sum(windows: Array, taps: Array) -> Array:
+    """out[n, y, x, f] = Σ_ij windows[n, y, x, i, j, f] · taps[i, j, f]: (N, Ho, Wo, F)."""
+    n, ho, wo, kh, kw, f = windows.shape
+    out = np.empty((n, ho, wo, f), dtype=np.result_type(windows, taps))
+
+    def work(start: int, stop: int) -> None:
+        np.einsum("nyxijf,ijf->nyxf", windows[start:stop], taps, out=out[start:stop])
+
+    over_batch(n, work, out.nbytes * kh * kw)
+    return out
+
+
+def _taps_grad(windows: Array, g: Array) -> Array:
+    """Σ_nyx windows[n, y, x, i, j, f] · g[n, y, x, f]: (kh, kw, F), a partial sum per thread."""
+    n, _, _, kh, kw, _ = windows.shape
+    partial: dict[int, Array] = {}
+
+    def work(start: int, stop: int) -> None:
+        partial[start] = np.einsum("nyxijf,nyxf->ijf", windows[start:stop], g[start:stop])
+
+    over_batch(n, work, g.nbytes * kh * kw)
+    return sum(partial[start] for start in sorted(partial))  # in a fixed order: deterministic
 
 
 def _conv_padding(padding: Any, kernel: tuple[int, int], stride: Pair, dilation: Pair) -> Padding:

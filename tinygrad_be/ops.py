@@ -99,6 +99,9 @@ class Mul(Function):
         need_a, need_b = self.needs_input_grad
         return (grad * self.b if need_a else None), (grad * self.a if need_b else None)
 
+    def uses_saved_input(self, k: int) -> bool:
+        return self.needs_input_grad[1 - k]  # a's gradient reads b, b's reads a
+
 
 class Div(Function):
     saves_inputs, saves_output = True, False
@@ -115,6 +118,9 @@ class Div(Function):
         grad_a = grad / self.b
         grad_b = -grad_a * self.a / self.b if need_b else None
         return (grad_a if need_a else None), grad_b
+
+    def uses_saved_input(self, k: int) -> bool:
+        return k == 1 or self.needs_input_grad[1]  # a is read only for b's gradient
 
 
 class Neg(Function):
@@ -218,6 +224,9 @@ class MatMul(Function):
             if b.ndim == 1:  # (..., k, 1) -> (k,)
                 grad_b = grad_b.reshape(-1, b.shape[0]).sum(axis=0)
         return grad_a, grad_b
+
+    def uses_saved_input(self, k: int) -> bool:
+        return self.needs_input_grad[1 - k]  # a's gradient reads b, b's reads a
 
 
 # --------------------------------------------------------------------------------------------------

@@ -187,6 +187,12 @@ class Function:
     def forward(self, *arrays: np.ndarray, **options: Any) -> np.ndarray:
         raise NotImplementedError
 
+    def uses_saved_input(self, k: int) -> bool:
+        """Whether backward reads the saved array of input k (so changing it in place since the
+        forward must make backward refuse). Ops whose gradients need only some of their saved
+        inputs, given `needs_input_grad`, narrow it (Mul: x's array only for y's gradient)."""
+        return True
+
     def backward(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
         raise NotImplementedError
 
@@ -694,6 +700,8 @@ class Tensor:
                 continue
             fn = node._ctx
             if fn is None or node._retains_grad:  # a leaf: accumulate in its own dtype
+                if isinstance(node_grad, np.generic):  # numpy's sum of two 0-d arrays
+                    node_grad = np.asarray(node_grad)
                 if node._grad is None:
                     # Keep a fresh array as it is; copy one that someone else may hold (the
                     # caller's `grad`, a view, or the same array handed to two inputs by Add).
@@ -1706,7 +1714,7 @@ def _check_versions(fn: Function, output: Tensor) -> None:
     for k, (parent, version) in enumerate(zip(fn.parents, fn.saved_versions, strict=True)):
         if parent._version != version:
             earlier = parent._previous.get(version) if parent._previous else None
-            if not fn.saves_inputs:
+            if not (fn.saves_inputs and fn.uses_saved_input(k)):
                 if earlier is not None:
                     fn.parents = (*fn.parents[:k], earlier, *fn.parents[k + 1 :])
                 continue
