@@ -1,4 +1,4 @@
-"""How close do the convolutional ops come to their limits? Four comparisons, float32, one run.
+"""How close do the convolutional ops come to their limits? Five comparisons, float32, one run.
 
 1. A 3x3 convolution 64 -> 128 channels on 16x16 maps (padding 1), batch 256, forward + backward
    (input and weight gradients) against the three BLAS GEMMs it needs, timed alone on the same
@@ -24,8 +24,11 @@ printed as a reference. Large arrays are served from warm memory for every side 
 (`tinygrad_be.memory.retain_freed_memory`, as the CNN recipe does). The last line is the ratio of
 comparison 1, e.g. `ratio 1.18`.
 
-    python benchmarks/conv_bench.py              # about a minute on 2 cores
+    python benchmarks/conv_bench.py              # about 15 seconds on 2 cores
     python benchmarks/conv_bench.py --quick      # smaller batches, a few seconds (a smoke test)
+
+Comparison 5's target is against PyTorch, so run it where torch imports, e.g. a PyTorch venv's python
+with this repository on PYTHONPATH.
 """
 
 from __future__ import annotations

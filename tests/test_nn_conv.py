@@ -368,7 +368,9 @@ def test_register_buffer() -> None:
     outer = nn.Sequential(Counter(), nn.Linear(2, 2))
     assert [name for name, _ in outer.named_buffers()] == ["0.seen"]
     assert "0.seen" in outer.state_dict() and "0.seen" not in dict(outer.named_parameters())
-    with pytest.raises(TypeError, match="register_buffer: cannot assign 'list' object to buffer 'x'"):
+    with pytest.raises(
+        TypeError, match="register_buffer: cannot assign 'list' object to buffer 'x'"
+    ):
         outer[0].register_buffer("x", [1.0])
 
 

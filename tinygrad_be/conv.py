@@ -355,7 +355,7 @@ class DepthwiseConv2d(Function):
         backward  dw[i, j, f]     = Σ_nyx xp[n, y·s + i·d, x·s + j·d, f] · dout[n, y, x, f]
                   dxp             = the same sum as forward, over the output gradient spread out
                                     (dout[y] at row y·s, zeros between, d·(k - 1) zeros before)
-                                    with the kernel flipped: a transposed convolution
+                                    with the kernel flipped: a transposed convolution (`_spread`)
 
     (xp: the padded NHWC input, s: stride, d: dilation.) Each line is one `np.einsum` on a strided
     windows view, vectorised over batch, pixels and channels (and run on every core, a slice of the
@@ -391,33 +391,51 @@ class DepthwiseConv2d(Function):
 
     def backward(self, grad: Array) -> tuple[Array | None, ...]:
         need_x, need_w, *need_b = self.needs_input_grad
-        g = _pad_nhwc(grad, (0, 0))  # (N, Ho, Wo, F), free when grad is channels-last
+        if need_x:  # g (N, Ho, Wo, F) is a view of the input gradient's spread-out array
+            spread, g = self._spread(grad)
+        else:
+            g = _pad_nhwc(grad, (0, 0))  # free when grad is channels-last
         grad_x = grad_w = None
         if need_w:
             taps_grad = _taps_grad(self.windows, g)  # (kh, kw, F)
             grad_w = taps_grad.transpose(2, 0, 1).reshape(self.weight_shape)
         if need_x:
-            grad_x = self._input_grad(g)
+            grad_x = self._input_grad(spread)
         if need_b:
             return grad_x, grad_w, g.sum(axis=(0, 1, 2)) if need_b[0] else None
         return grad_x, grad_w
 
-    def _input_grad(self, g: Array) -> Array:
-        """The transposed convolution: scatter each output gradient back over its window."""
-        n, c, h, w = self.input_shape
+    def _spread(self, grad: Array) -> tuple[Array, Array]:
+        """The output gradient spread out for the transposed convolution, and the NHWC view of it
+        that is the output gradient: spread[r] = g[y] at r = d·(k - 1) + y·s, zeros elsewhere.
+
+        Then padded pixel t gets Σ_i g[y]·w[i] over y·s + i·d = t, which is
+        Σ_i' spread[t + i'·d]·w[k-1-i'] (i' = k-1-i): a convolution with the flipped kernel.
+        """
         kh, kw, filters = self.taps.shape
         (sh, sw), (dh, dw) = self.stride, self.dilation
         reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)  # how far a window spans beyond its start
-        _, height, width, _ = self.padded.shape
-        # spread[r] = g[y] at r = reach + y·stride: then padded pixel t gets
-        # Σ_i g[y]·w[i] over y·s + i·d = t, i.e. Σ_i' spread[t + i'·d]·w[k-1-i'] (i' = k-1-i).
-        spread = np.zeros((n, height + reach_h, width + reach_w, filters), dtype=g.dtype)
-        ho, wo = g.shape[1:3]
-        spread[
+        n, height, width, _ = self.padded.shape
+        spread = np.empty((n, height + reach_h, width + reach_w, filters), dtype=grad.dtype)
+        ho, wo = grad.shape[2:]
+        g = spread[
             :,
             reach_h : reach_h + sh * (ho - 1) + 1 : sh,
             reach_w : reach_w + sw * (wo - 1) + 1 : sw,
-        ] = g
+        ]
+        grad_nhwc = grad.transpose(0, 2, 3, 1)
+
+        def fill(start: int, stop: int) -> None:  # the layout change and the spreading at once
+            spread[start:stop].fill(0)
+            np.copyto(g[start:stop], grad_nhwc[start:stop])
+
+        over_batch(n, fill, spread.nbytes)
+        return spread, g
+
+    def _input_grad(self, spread: Array) -> Array:
+        """The transposed convolution: the flipped kernel over the spread-out output gradient."""
+        n, c, h, w = self.input_shape
+        kh, kw, filters = self.taps.shape
         # Only the pixels inside the padding are wanted: windows from (top, left), (h, w) of them.
         (top, _), (left, _) = _sides(self.padding)
         windows = _windows(spread[:, top:, left:], (kh, kw), (1, 1), (h, w), self.dilation)
