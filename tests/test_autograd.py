@@ -10,6 +10,7 @@ import pytest
 
 import tinygrad_be as torch
 from tinygrad_be import Function, Tensor, autograd, gradcheck
+from tinygrad_be.autograd import Variable
 
 
 class Legendre3(autograd.Function):
@@ -259,3 +260,48 @@ def test_in_place_after_an_op_that_does_not_need_the_array() -> None:
     (p * p).backward()
     (p * p).backward()
     assert type(p.grad._data) is np.ndarray and p.grad.item() == 12.0  # a 0-d array, not a scalar
+
+
+# --------------------------------------------------------------------------------------------------
+# Variable: old model files (the CIFAR-10 ones projects copy) import it; it acts as torch's
+def test_variable_is_a_detached_alias_as_torch() -> None:
+    t = torch.ones(3, requires_grad=True)
+    v = Variable(t)
+    assert v is not t and v.requires_grad is False and v.is_leaf
+    with torch.no_grad():
+        v[0] = 5.0
+    np.testing.assert_array_equal(t.detach().numpy(), [5.0, 1.0, 1.0])  # torch: tensor([5., 1., 1.])
+    assert isinstance(torch.ones(1), Variable)  # torch: True
+
+
+def test_variable_requires_grad_makes_a_leaf_as_torch() -> None:
+    v = Variable(torch.ones(2), requires_grad=True)
+    assert v.requires_grad and v.is_leaf and v.dtype == torch.float32
+    v2 = Variable(torch.ones(2), True)  # positional, as torch
+    assert v2.requires_grad
+
+
+def test_variable_refuses_what_torch_refuses() -> None:
+    with pytest.raises(TypeError, match="Variable data has to be a tensor, but got list"):
+        Variable([1.0, 2.0])
+    # torch raises RuntimeError "Only Tensors of floating point and complex dtype can require
+    # gradients"; our requires_grad_ raises TypeError for the same case (an existing difference)
+    with pytest.raises((RuntimeError, TypeError), match="(?i)floating"):
+        Variable(torch.ones(2, dtype=torch.long), requires_grad=True)
+
+
+def test_variable_volatile_warns_and_is_ignored_as_torch() -> None:
+    with pytest.warns(UserWarning, match="volatile was removed"):
+        v = Variable(torch.ones(2), volatile=True)
+    assert v.requires_grad is False
+
+
+def test_a_model_file_in_the_old_style_trains_with_variable() -> None:
+    nn, F = torch.nn, torch.nn.functional
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(True))
+    x = Variable(torch.randn(2, 3, 8, 8))
+    out = F.avg_pool2d(net(x), 8)
+    out = out.view(out.size(0), -1)
+    F.cross_entropy(out, Variable(torch.tensor([0, 3]))).backward()
+    assert net[0].weight.grad is not None and x.grad is None

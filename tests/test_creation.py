@@ -152,3 +152,22 @@ def test_is_tensor_as_tensor_allclose() -> None:
     assert shared[0].item() == 7 and torch.is_tensor(shared) and not torch.is_tensor(array)
     assert torch.allclose(torch.tensor([1.0]), torch.tensor([1.0 + 1e-9]))
     assert torch.concat([torch.ones(1), torch.zeros(1)]).tolist() == [1.0, 0.0]
+
+
+def test_split_chunk_and_bernoulli_as_torch() -> None:
+    x = torch.arange(10.0).reshape(5, 2)
+    # torch: [2, 2], [2, 2], [1, 2] / [1, 2], [4, 2] / [5, 1], [5, 1] / [2], [2], [2]
+    assert [c.shape for c in torch.chunk(x, 3)] == [(2, 2), (2, 2), (1, 2)]
+    assert [c.shape for c in x.split(2)] == [(2, 2), (2, 2), (1, 2)]
+    assert [c.shape for c in torch.split(x, [1, 4])] == [(1, 2), (4, 2)]
+    assert [c.shape for c in x.chunk(2, dim=1)] == [(5, 1), (5, 1)]
+    assert [c.shape for c in torch.chunk(torch.arange(6), 4)] == [(2,), (2,), (2,)]
+    with pytest.raises(ValueError, match=r"split: sizes \[1, 2\] add up to 3, not dim 0's length 5"):
+        x.split([1, 2])
+    w = torch.ones(4, requires_grad=True)
+    a, b = w.split(2)
+    (a * 2 + b.sum()).sum().backward()
+    assert w.grad.tolist() == [2.0, 2.0, 2.0, 2.0]
+    torch.manual_seed(0)
+    drawn = torch.empty(1000).bernoulli_(0.3)
+    assert set(drawn.tolist()) <= {0.0, 1.0} and abs(drawn.mean().item() - 0.3) < 0.05

@@ -214,3 +214,14 @@ def test_hardtanh_and_relu6_gradients_match_finite_differences(whole, part, shif
     b = Tensor(bias, requires_grad=True)  # broadcast over the rows
     assert gradcheck(lambda t, c: F.hardtanh(t) * F.hardtanh(t) + t, x, b)
     assert gradcheck(lambda t, c: F.relu6(t + c) + F.relu6(t), x, b)
+
+
+def test_silu_matches_torch() -> None:
+    x = Tensor(np.array([-2.0, 0.5, 3.0]), requires_grad=True)
+    y = nn.SiLU()(x)
+    y.sum().backward()
+    # torch 2.13, float64
+    np.testing.assert_allclose(y.detach().numpy(), [-0.2384058440442351, 0.3112296656009273, 2.8577223804672998], rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), [-0.09078424878489547, 0.7399611873026519, 1.0881041060151693], rtol=1e-12)
+    assert repr(nn.SiLU()) == "SiLU()"
+    assert gradcheck(lambda t: F.silu(t), Tensor(np.array([[0.3, -1.2], [2.0, -0.4]]), requires_grad=True))

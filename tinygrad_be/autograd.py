@@ -21,6 +21,7 @@ gradient per argument of `forward` (None for non-tensors and inputs that need no
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +33,32 @@ from tinygrad_be.gradcheck import gradcheck as _gradcheck
 from tinygrad_be.tensor import Function as _EngineFunction
 from tinygrad_be.tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
-__all__ = ["Function", "FunctionCtx", "enable_grad", "grad", "gradcheck", "no_grad", "set_grad_enabled"]
+__all__ = ["Function", "FunctionCtx", "Variable", "enable_grad", "grad", "gradcheck", "no_grad", "set_grad_enabled"]
+
+
+class _VariableMeta(type):
+    # As torch: every Tensor is a Variable (old model files test isinstance(x, Variable)).
+    def __instancecheck__(cls, obj: object) -> bool:
+        return isinstance(obj, Tensor)
+
+
+class Variable(metaclass=_VariableMeta):
+    """torch.autograd.Variable, kept as torch keeps it since 0.4 so that old model files import:
+    `Variable(t)` is a new Tensor sharing t's memory, detached, requiring grad only when asked."""
+
+    def __new__(cls, data: Tensor, requires_grad: bool = False, volatile: bool = False) -> Tensor:  # type: ignore[misc]
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
+        if volatile:
+            warnings.warn(
+                "volatile was removed and now has no effect. Use `with torch.no_grad():` instead.",
+                UserWarning,
+                stacklevel=2,
+            )
+        out = data.detach()
+        if requires_grad:
+            out.requires_grad_(True)
+        return out
 
 
 class FunctionCtx:

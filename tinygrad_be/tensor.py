@@ -1437,6 +1437,40 @@ class Tensor:
             raise RuntimeError(f"dot: both must be 1-D, got shapes {self.shape} and {other.shape}")
         return self @ other
 
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        """Pieces along `dim`: of `split_size` each (the last may be smaller), or of the sizes in a
+        list; each is differentiable (a slice of this tensor)."""
+        (axis,) = _dims((dim,), self.ndim, "split")
+        length = self.shape[axis]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            step = int(split_size_or_sections)
+            if step <= 0:
+                raise ValueError(f"split: split_size must be positive, got {step}")
+            sizes = [min(step, length - start) for start in range(0, length, step)] or [0]
+        else:
+            sizes = [int(n) for n in split_size_or_sections]
+            if sum(sizes) != length:
+                raise ValueError(
+                    f"split: sizes {sizes} add up to {sum(sizes)}, not dim {dim}'s length {length} "
+                    f"(shape {self.shape})"
+                )
+        lead = (slice(None),) * axis
+        starts = np.cumsum([0, *sizes[:-1]])
+        return tuple(self[(*lead, slice(int(a), int(a) + n))] for a, n in zip(starts, sizes, strict=True))
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        """At most `chunks` pieces along `dim`, each ceil(length / chunks) long but the last."""
+        if int(chunks) <= 0:
+            raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        (axis,) = _dims((dim,), self.ndim, "chunk")
+        return self.split(max(1, -(-self.shape[axis] // int(chunks))), dim)
+
+    def bernoulli_(self, p: float = 0.5, *, generator: Any = None) -> Tensor:
+        """Fill with 1 with probability `p`, else 0 (from the default generator)."""
+        from tinygrad_be import rng as _rng
+
+        return self._inplace("bernoulli_", lambda: _rng.resolve(generator).random(self.shape) < _data_of(p))
+
     def t(self) -> Tensor:
         """Transpose of a tensor of at most 2 dims (torch's `t()`)."""
         if self.ndim > 2:
@@ -1624,11 +1658,11 @@ def _into(out: Any, result: Tensor, op: str) -> Tensor:
 # tinygrad_be/__init__.py makes one module-level function per name here, so the methods above are
 # the only code: a name added to the class and to this table is a torch function too.
 FUNCTION_FORMS = (
-    "abs", "add", "allclose", "amax", "amin", "argmax", "argmin", "bmm", "clamp", "clip",
+    "abs", "add", "allclose", "amax", "amin", "argmax", "argmin", "bmm", "chunk", "clamp", "clip",
     "clone", "cos", "detach", "div", "dot", "equal", "exp", "expand_as", "flatten", "gather",
     "log", "log1p", "log_softmax", "matmul", "max", "mean", "min", "mm", "mul", "neg",
     "numel", "permute", "pow", "relu", "reshape", "sigmoid", "sin", "softmax", "sqrt", "square",
-    "squeeze", "std", "sub", "sum", "t", "tanh", "transpose", "true_divide", "unsqueeze", "var",
+    "split", "squeeze", "std", "sub", "sum", "t", "tanh", "transpose", "true_divide", "unsqueeze", "var",
 )  # fmt: skip
 
 

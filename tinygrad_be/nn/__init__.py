@@ -28,6 +28,7 @@ from tinygrad_be.nn.activation import (
     ReLU,
     ReLU6,
     Sigmoid,
+    SiLU,
     Softmax,
     Tanh,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Softmax",
+    "SiLU",
     "Tanh",
     "Unflatten",
     "functional",

@@ -19,6 +19,7 @@ __all__ = [
     "LeakyReLU",
     "LogSoftmax",
     "ReLU",
+    "SiLU",
     "ReLU6",
     "Sigmoid",
     "Softmax",
@@ -45,6 +46,13 @@ class Sigmoid(Module):
 
     def forward(self, input: Any) -> Tensor:  # noqa: A002
         return F.sigmoid(input)
+
+
+class SiLU(Module):
+    """x * sigmoid(x), elementwise (swish; EfficientNet's activation)."""
+
+    def forward(self, input: Any) -> Tensor:  # noqa: A002
+        return F.silu(input)
 
 
 class Tanh(Module):

@@ -14,6 +14,7 @@ from tinygrad_be import rng as _rng
 from tinygrad_be.tensor import Function, Tensor, is_grad_enabled
 
 __all__ = [
+    "silu",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
@@ -378,6 +379,14 @@ def sigmoid(input: Any) -> Tensor:  # noqa: A002
 
 def tanh(input: Any) -> Tensor:  # noqa: A002
     return _tensor(input).tanh()
+
+
+def silu(input: Any, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x * sigmoid(x) (also called swish). `inplace=True` is refused: the op reads its input."""
+    if inplace:
+        raise NotImplementedError("silu: inplace=True is not supported; use the default")
+    x = _tensor(input)
+    return x * x.sigmoid()
 
 
 def gelu(input: Any, approximate: str = "none") -> Tensor:  # noqa: A002
