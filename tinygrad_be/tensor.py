@@ -446,17 +446,19 @@ class Tensor:
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
-        if value is not None:
-            if not isinstance(value, Tensor):
-                raise TypeError(
-                    f"grad: assigned grad expected to be a Tensor or None, got "
-                    f"{type(value).__name__} (wrap an array with tinygrad_be.from_numpy)"
-                )
-            if value.shape != self._data.shape:
-                raise ValueError(
-                    f"grad: assigned grad has shape {value.shape}, the tensor has shape "
-                    f"{self._data.shape}"
-                )
+        if value is None:
+            self._grad = None
+            return
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"grad: assigned grad expected to be a Tensor or None, got "
+                f"{type(value).__name__} (wrap an array with tinygrad_be.from_numpy)"
+            )
+        if value.shape != self._data.shape:
+            raise ValueError(
+                f"grad: assigned grad has shape {value.shape}, the tensor has shape "
+                f"{self._data.shape}"
+            )
         self._grad = value
 
     @property
@@ -656,17 +658,8 @@ class Tensor:
         (`optimizer.zero_grad()`, `model.zero_grad()`). `create_graph=True` (higher-order
         gradients) and `inputs=` are not supported and raise.
         """
-        if create_graph:
-            raise NotImplementedError(
-                "backward: create_graph=True (gradients of gradients) is not supported: backward "
-                "computes on arrays, outside the graph"
-            )
-        if inputs is not None:
-            raise NotImplementedError("backward: inputs= is not supported; gradients go to every leaf")
-        if grad is not None:
-            if gradient is not None:
-                raise TypeError("backward: pass gradient= or grad=, not both")
-            gradient = grad
+        if create_graph or inputs is not None or grad is not None:
+            gradient = _backward_options(create_graph, inputs, gradient, grad)
         grad = gradient
         retain_graph = bool(retain_graph)
         if not self._requires_grad:
@@ -700,8 +693,8 @@ class Tensor:
                 continue
             fn = node._ctx
             if fn is None or node._retains_grad:  # a leaf: accumulate in its own dtype
-                if isinstance(node_grad, np.generic):  # numpy's sum of two 0-d arrays
-                    node_grad = np.asarray(node_grad)
+                if type(node_grad) is not np.ndarray and isinstance(node_grad, np.generic):
+                    node_grad = np.asarray(node_grad)  # numpy's sum of two 0-d arrays
                 if node._grad is None:
                     # Keep a fresh array as it is; copy one that someone else may hold (the
                     # caller's `grad`, a view, or the same array handed to two inputs by Add).
@@ -728,13 +721,16 @@ class Tensor:
     def _send(fn: Function, input_grads: Any, grads: dict[Tensor, np.ndarray]) -> None:
         """Add the gradients `fn.backward` returned to its inputs' pending gradients."""
         parents = fn.parents
-        if isinstance(input_grads, (np.ndarray, np.generic, int, float)):
-            input_grads = (input_grads,)  # a one-input op may return its gradient alone
-        if not isinstance(input_grads, (tuple, list)):
-            raise RuntimeError(
-                f"{type(fn).__name__}.backward returned a {type(input_grads).__name__}; it must "
-                f"return one gradient per input ({len(parents)}) as a tuple"
-            )
+        if type(input_grads) is not tuple:
+            if isinstance(input_grads, list):
+                input_grads = tuple(input_grads)
+            elif isinstance(input_grads, (np.generic, int, float)) or hasattr(input_grads, "shape"):
+                input_grads = (input_grads,)  # a one-input op may return its gradient alone
+            else:
+                raise RuntimeError(
+                    f"{type(fn).__name__}.backward returned a {type(input_grads).__name__}; it "
+                    f"must return one gradient per input ({len(parents)}) as a tuple"
+                )
         if len(input_grads) != len(parents):
             raise RuntimeError(
                 f"{type(fn).__name__}.backward returned {len(input_grads)} gradients for "
@@ -783,7 +779,13 @@ class Tensor:
                     "values were freed after the first backward); pass retain_graph=True to the "
                     "first backward call if you need to backward twice"
                 )
-            _check_versions(fn, node)
+            # _check_versions, inlined: it runs once per node of every graph
+            for parent, version in zip(fn.parents, fn.saved_versions, strict=True):
+                if parent._version != version:
+                    _check_changed_inputs(fn)
+                    break
+            if fn.saves_output and node._version != fn.output_version:
+                _refuse_changed_output(fn, node)
             for parent in fn.parents:
                 if parent._requires_grad and parent not in visited:
                     stack.append((parent, False))
@@ -1738,12 +1740,26 @@ def _true_division(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     return a, b
 
 
-def _check_versions(fn: Function, output: Tensor) -> None:
-    """Refuse to run `fn.backward` on arrays changed in place since its forward.
+def _backward_options(create_graph: bool, inputs: Any, gradient: Any, grad: Any) -> Any:
+    """The rarely used options of `backward`: refuse the unsupported ones, merge `grad=`."""
+    if create_graph:
+        raise NotImplementedError(
+            "backward: create_graph=True (gradients of gradients) is not supported: backward "
+            "computes on arrays, outside the graph"
+        )
+    if inputs is not None:
+        raise NotImplementedError("backward: inputs= is not supported; gradients go to every leaf")
+    if gradient is not None:
+        raise TypeError("backward: pass gradient= or grad=, not both")
+    return grad
 
-    An input changed since by item assignment (`t[i] = v`, recorded in the graph) is still usable
-    by an op that did not save its array: the gradient goes to the tensor as it was then, which
-    `__setitem__` kept in `_previous`.
+
+def _check_changed_inputs(fn: Function) -> None:
+    """Some input of `fn` changed in place since its forward: refuse if backward reads its array.
+
+    An input changed since by an in-place op recorded in the graph (`t[i] = v`, `t.relu_()`) is
+    still usable by an op that did not save its array: the gradient goes to the tensor as it was
+    then, which the in-place op kept in `_previous`.
     """
     for k, (parent, version) in enumerate(zip(fn.parents, fn.saved_versions, strict=True)):
         if parent._version != version:
@@ -1753,20 +1769,22 @@ def _check_versions(fn: Function, output: Tensor) -> None:
                     fn.parents = (*fn.parents[:k], earlier, *fn.parents[k + 1 :])
                 continue
             raise RuntimeError(
-                    "backward: one of the variables needed for gradient computation has been "
-                    f"modified by an inplace operation: input {k} of {type(fn).__name__} (shape "
-                    f"{parent.shape}, {parent.dtype}) is at version {parent._version}; "
-                    f"{type(fn).__name__} saved it at version {version}. Optimizer steps, .data "
-                    f"assignment and in-place methods ({_INPLACE_METHODS}) count: compute the "
-                    "output again after changing its inputs"
-                )
-    if fn.saves_output and output._version != fn.output_version:
-        raise RuntimeError(
-            "backward: one of the variables needed for gradient computation has been modified "
-            f"by an inplace operation: the output of {type(fn).__name__} (shape {output.shape}) "
-            f"is at version {output._version}; {type(fn).__name__} saved it at version "
-            f"{fn.output_version}"
-        )
+                "backward: one of the variables needed for gradient computation has been "
+                f"modified by an inplace operation: input {k} of {type(fn).__name__} (shape "
+                f"{parent.shape}, {parent.dtype}) is at version {parent._version}; "
+                f"{type(fn).__name__} saved it at version {version}. Optimizer steps, .data "
+                f"assignment and in-place methods ({_INPLACE_METHODS}) count: compute the "
+                "output again after changing its inputs"
+            )
+
+
+def _refuse_changed_output(fn: Function, output: Tensor) -> None:
+    raise RuntimeError(
+        "backward: one of the variables needed for gradient computation has been modified "
+        f"by an inplace operation: the output of {type(fn).__name__} (shape {output.shape}) "
+        f"is at version {output._version}; {type(fn).__name__} saved it at version "
+        f"{fn.output_version}"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
