@@ -73,6 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--data-root", type=Path, default=None, help="data directory (see load_cifar10)")
     add("--archive", type=Path, default=None, help="local archive (default $CIFAR10_ARCHIVE)")
     add("--checksum", default=None, help="md5/sha256 of --archive or 'skip'")
+    add("--device", default="cpu",
+        help='"cpu", or "cuda": train on the GPU (needs CuPy: pip install -e ".[cuda12]")')
     args = parser.parse_args(argv)
     try:
         args.width = tuple(int(w) for w in args.width.split(","))
@@ -103,12 +105,18 @@ def predict_logits(model: CifarNet, images: np.ndarray, tta: bool, batch: int = 
     out = []
     for start in range(0, len(images), batch):
         x = images[start : start + batch]
-        logits = model(x).numpy()
+        logits = model(on_model_device(model, x)).cpu().numpy()
         if tta:
-            logits = (logits + model(np.ascontiguousarray(x[..., ::-1])).numpy()) / 2
+            mirrored = on_model_device(model, np.ascontiguousarray(x[..., ::-1]))
+            logits = (logits + model(mirrored).cpu().numpy()) / 2
         out.append(logits)
     model.train()
     return np.concatenate(out)
+
+
+def on_model_device(model: CifarNet, images: np.ndarray) -> tinygrad_be.Tensor:
+    """A batch of images as a tensor on the model's device (on the CPU: the array, not a copy)."""
+    return tinygrad_be.as_tensor(images, device=model.head.weight.device)
 
 
 def save_feature_extractor(path: Path, model: CifarNet, standardizer: ChannelStandardizer) -> None:
@@ -142,6 +150,7 @@ def main(argv: list[str] | None = None) -> float:
     model = CifarNet(args.width, scale=args.logit_scale)
     if not args.no_whiten:
         model.fit_whitening(x_train)
+    model.to(args.device)  # after the whitening, which is fitted on the host
     loader = DataLoader(TensorDataset(x_train, y_train), args.batch_size, shuffle=True,
                         drop_last=True, seed=args.seed)  # fmt: skip
     optimizer = optim.SGD(model.trainable_parameters(), lr=args.lr, momentum=args.momentum,
@@ -162,9 +171,12 @@ def main(argv: list[str] | None = None) -> float:
 
     history = fit(
         model, loader, optimizer,
-        lambda logits, labels: F.cross_entropy(logits, labels, label_smoothing=args.label_smoothing),
+        lambda logits, labels: F.cross_entropy(  # the labels on the logits' device
+            logits, tinygrad_be.as_tensor(labels, device=args.device),
+            label_smoothing=args.label_smoothing),
         epochs=args.epochs, evaluate=test_accuracy, seed=args.seed, scheduler=schedule,
-        prepare=lambda images, rng: augment(images, rng, pad=args.crop_pad, flip=not args.no_flip),
+        prepare=lambda images, rng: on_model_device(
+            model, augment(images, rng, pad=args.crop_pad, flip=not args.no_flip)),
         state_path=state_path, config=run_config(args), resume=args.resume,
         stop_after=args.stop_after,
     )  # fmt: skip

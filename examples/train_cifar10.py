@@ -83,6 +83,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--data-root", type=Path, default=None, help="data directory (see load_cifar10)")
     add("--archive", type=Path, default=None, help="local archive (default $CIFAR10_ARCHIVE)")
     add("--checksum", default=None, help="md5/sha256 of --archive or 'skip'")
+    add("--device", default="cpu",
+        help='"cpu", or "cuda": train on the GPU (needs CuPy: pip install -e ".[cuda12]")')
     args = parser.parse_args(argv)
     args.hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
     if not args.hidden:
@@ -114,12 +116,13 @@ def run_config(args: argparse.Namespace) -> dict:
 
 
 @no_grad()
-def evaluate(model, x: np.ndarray, y: np.ndarray, batch: int = 2000) -> float:
-    """Accuracy of `model` (in eval mode) on whitened rows x (n, dims) with labels y (n,)."""
+def evaluate(model, x: np.ndarray, y: np.ndarray, batch: int = 2000, device: str = "cpu") -> float:
+    """Accuracy of `model` (in eval mode, on `device`) on whitened rows x (n, dims), labels y (n,)."""
     model.eval()
     correct = 0
     for start in range(0, len(x), batch):
-        logits = model(x[start : start + batch]).numpy()
+        rows = tinygrad_be.as_tensor(x[start : start + batch], device=device)
+        logits = model(rows).cpu().numpy()
         correct += int((logits.argmax(axis=1) == y[start : start + batch]).sum())
     model.train()
     return correct / len(x)
@@ -157,7 +160,7 @@ def main(argv: list[str] | None = None) -> float:
 
     tinygrad_be.manual_seed(args.seed)  # the initial weights
     model = MLP(args.pca_dims, args.hidden[0], NUM_CLASSES, hidden=args.hidden[1:],
-                activation="relu", dropout=args.dropout)
+                activation="relu", dropout=args.dropout).to(args.device)
     loader = DataLoader(TensorDataset(x_train, y_train), args.batch_size, shuffle=True,
                         drop_last=True, seed=args.seed)  # fmt: skip
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
@@ -172,7 +175,8 @@ def main(argv: list[str] | None = None) -> float:
     def whitened(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Augmented in pixel space, then projected: the network's input (n, pca_dims)."""
         moved = augment(images.reshape(-1, *IMAGE_SHAPE), rng, args.crop_pad, not args.no_flip)
-        return whitening.project(moved.reshape(len(images), -1))
+        rows = whitening.project(moved.reshape(len(images), -1))
+        return tinygrad_be.as_tensor(rows, device=args.device)  # on the CPU: no copy
 
     def keep_best(epoch: int, history: dict[str, list[float]]) -> None:
         if history["test_acc"][-1] >= max(history["test_acc"]):
@@ -183,7 +187,7 @@ def main(argv: list[str] | None = None) -> float:
         model, loader, optimizer,
         lambda logits, labels: F.cross_entropy(
             logits, smooth_targets(labels.numpy(), args.label_smoothing)),
-        epochs=args.epochs, evaluate=lambda: evaluate(model, x_test, y_test), seed=args.seed,
+        epochs=args.epochs, evaluate=lambda: evaluate(model, x_test, y_test, device=args.device), seed=args.seed,
         prepare=whitened, scheduler=schedule, state_path=state_path, config=run_config(args),
         resume=args.resume, stop_after=args.stop_after, on_epoch_end=keep_best,
     )  # fmt: skip
@@ -197,8 +201,10 @@ def main(argv: list[str] | None = None) -> float:
     # the most confidently wrong test images, shown from their pixels (re-read: x_test is whitened).
     model.eval()
     with no_grad():
-        probabilities = np.concatenate([model(x_test[i : i + 2000]).softmax(axis=1).numpy()
-                                        for i in range(0, len(x_test), 2000)])  # fmt: skip
+        probabilities = np.concatenate([
+            model(tinygrad_be.as_tensor(x_test[i : i + 2000], device=args.device))
+            .softmax(axis=1).cpu().numpy() for i in range(0, len(x_test), 2000)
+        ])  # fmt: skip
     model.train()
     matrix = viz.confusion_matrix(y_test, probabilities.argmax(axis=1), NUM_CLASSES)
     viz.plot_confusion(matrix, CLASSES, args.results / "train_cifar10_confusion.png",

@@ -399,3 +399,18 @@ def test_knn_example_on_device(
     on_gpu = example.main([*options, "--out-dir", str(tmp_path / "gpu"), "--device", "cuda"])
     np.testing.assert_array_equal(on_gpu, on_cpu)
     capsys.readouterr()
+
+
+def test_mlp_recipe_runs_on_device(
+    fake_archive: list[str], tmp_path: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from examples_support import load_example
+
+    fake_cupy.install(monkeypatch)
+    example = load_example("train_cifar10")
+    accuracy = example.main([*fake_archive, "--hidden", "16,16", "--pca-dims", "8", "--epochs", "1",
+                             "--batch-size", "10", "--results", str(tmp_path), "--device", "cuda"])  # fmt: skip
+    assert 0.0 <= accuracy <= 1.0
+    state = tb.load(tmp_path / "train_cifar10_state.npz")["model"]
+    assert all(type(value) is np.ndarray for value in state.values())
+    capsys.readouterr()

@@ -130,3 +130,15 @@ def test_every_page_is_in_the_navigation():
         if ".ipynb_checkpoints" in page.parts:
             continue
         assert str(page.relative_to(docs)) in config, f"{page} is not in mkdocs.yml's nav"
+
+
+def test_readme_is_short_and_links_into_the_site():
+    """The README is the two-minute read (about 10 KB); everything else lives in docs/."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    size = len(text.encode("utf-8"))
+    assert size <= 10_240, f"README.md is {size} bytes: move the details to a page in docs/"
+    targets = re.findall(r"\]\(([^)#\s]+)", text) + re.findall(r'src="([^"]+)"', text)
+    assert any(target.startswith("docs/learn/") for target in targets)
+    for target in targets:
+        if not target.startswith(("http://", "https://")):
+            assert (ROOT / target).exists(), f"README.md links to {target}, which does not exist"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -141,6 +141,10 @@ def test_cosine_matches_reference(problem):
 def test_cosine_neighbours_and_predictions_without_ties(problem):
     train, labels, test, k = problem
     reference = reference_distances(test, train, "cosine")
+    # Distinct coordinates can still give cosines closer than float32 resolves (nearly parallel
+    # vectors): such near-ties may be ordered either way, so they are not this test's cases.
+    nearest = np.sort(reference, axis=1)[:, : k + 1]
+    assume(np.all(np.diff(nearest, axis=1) > 1e-5))
     model = KNN(k=k, metric="cosine").fit(train, labels)
     assert model.kneighbors(test)[1].tolist() == reference_neighbours(reference, k)
     assert model.predict(test).tolist() == reference_predict(reference, labels, k).tolist()

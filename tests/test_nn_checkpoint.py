@@ -88,3 +88,20 @@ def test_newer_formats_and_re_saving_old_states_are_refused(tmp_path):
         tinygrad_be.save({"model": old["model"]}, tmp_path / "again.npz")
     with pytest.raises(ValueError, match="old-format checkpoint"):
         tinygrad_be.save(old, tmp_path / "again.npz")
+
+
+def test_a_pytorch_pt_file_is_refused_without_unpickling(tmp_path):
+    import zipfile
+
+    path = tmp_path / "model.pt"  # the layout of torch.save's zip: a pickle and raw storages
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", b"\x80\x02cos\nsystem\nq\x00.")  # never run
+        archive.writestr("archive/data/0", b"\x00" * 16)
+        archive.writestr("archive/version", b"3\n")
+    with pytest.raises(ValueError, match="PyTorch checkpoint .* never unpickles"):
+        tinygrad_be.load(path)
+    other = tmp_path / "other.npz"
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("notes.txt", b"hello")
+    with pytest.raises(ValueError, match="not .npy arrays"):
+        tinygrad_be.load(other)

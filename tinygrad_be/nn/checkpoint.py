@@ -155,6 +155,22 @@ def _check_map_location(map_location: Any) -> None:
     )
 
 
+def _refuse_foreign_archive(archive: Any, where: str) -> None:
+    """A zip that is not an archive of .npy arrays (PyTorch's `.pt` files are zips of pickles)."""
+    names = archive.zip.namelist()
+    foreign = [name for name in names if not name.endswith(".npy")]
+    if foreign:
+        torch_file = any(name.endswith("data.pkl") for name in foreign)
+        hint = (
+            "it is a PyTorch checkpoint (a pickle inside a zip), and tinygrad_be never unpickles; "
+            "convert it in PyTorch: np.savez('model.npz', **{k: v.numpy() for k, v in "
+            "torch.load(f).items()})"
+            if torch_file
+            else "it holds entries that are not .npy arrays"
+        )
+        raise ValueError(f"load: refused {where}: {hint} (entries such as {foreign[:3]})")
+
+
 def load(
     f: str | os.PathLike[str] | IO[bytes],
     map_location: Any = None,
@@ -187,6 +203,7 @@ def load(
         raise ValueError(f"load: {where} holds a single .npy array, not a .npz checkpoint")
     flat: dict[str, np.ndarray] = {}
     with archive:
+        _refuse_foreign_archive(archive, where)
         for name in archive.files:
             try:
                 flat[name] = archive[name]
