@@ -90,8 +90,9 @@ class CifarNet(nn.Module):
     def fit_whitening(self, images: np.ndarray, eps: float = 5e-4) -> CifarNet:
         """Set the frozen first layer to whiten the patches of `images` (N, 3, H, W)."""
         weight, bias = patch_whitening(images, self.whiten.kernel_size[0], eps)
-        self.whiten.weight.data = weight.astype(self.whiten.weight.dtype)
-        self.whiten.bias.data = bias.astype(self.whiten.bias.dtype)
+        for parameter, value in ((self.whiten.weight, weight), (self.whiten.bias, bias)):
+            # On the parameter's device: the model may already be on the GPU.
+            parameter.data = tinygrad_be.as_tensor(value.astype(parameter.dtype), device=parameter.device)
         return self
 
     def features(self, x: Tensor | np.ndarray) -> Tensor:
@@ -141,7 +142,8 @@ def count_flops(model: nn.Module, input_shape: tuple[int, int, int] = IMAGE_SHAP
     try:
         model.eval()
         with no_grad():
-            model(np.zeros((1, *input_shape), dtype=np.float32))
+            device = next(iter(model.parameters())).device  # a zero image on the model's device
+            model(tinygrad_be.zeros(1, *input_shape, device=device))
     finally:
         for layer, _ in hooks:
             del layer.forward  # back to the class's method

@@ -135,6 +135,30 @@ OPS: dict[str, tuple[Callable[..., Tensor], list[tuple[int, ...]]]] = {
         [(3, 2)],
     ),
     "linear": (lambda d, x, w, b: F.linear(x, w, b), [(2, 3), (4, 3), (4,)]),
+    "conv2d_padded_strided_bias": (
+        lambda d, x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
+        [(2, 2, 5, 5), (3, 2, 3, 3), (3,)],
+    ),
+    "conv2d_groups_dilation": (
+        lambda d, x, w: F.conv2d(x, w, groups=2, dilation=2, padding="same"),
+        [(1, 4, 5, 5), (2, 2, 2, 2)],
+    ),
+    "conv2d_depthwise": (
+        lambda d, x, w: F.conv2d(x, w, groups=2, padding=1),
+        [(2, 2, 4, 4), (4, 1, 3, 3)],
+    ),
+    "max_pool": (
+        lambda d, x: F.max_pool2d(x, 2) + F.max_pool2d(x, 3, 1, 1)[..., :2, :2],
+        [(2, 2, 4, 4)],
+    ),
+    "avg_pool_adaptive": (
+        lambda d, x: (
+            F.avg_pool2d(x, 2, padding=1).sum()
+            + F.adaptive_avg_pool2d(x, 1).sum()
+            + F.adaptive_max_pool2d(x, 2).sum()
+        ),
+        [(2, 2, 4, 4)],
+    ),
     "batch_norm_train": (
         lambda d, x, w, b: _batch_norm(d, x, w, b, True),
         [(4, 2, 2, 2), (2,), (2,)],
@@ -413,4 +437,133 @@ def test_mlp_recipe_runs_on_device(
     assert 0.0 <= accuracy <= 1.0
     state = tb.load(tmp_path / "train_cifar10_state.npz")["model"]
     assert all(type(value) is np.ndarray for value in state.values())
+    capsys.readouterr()
+
+
+# --------------------------------------------------------------------------------------------------
+# Modules, optimizers, schedulers and checkpoints on the device
+OPTIMIZERS: dict[str, Callable[[Any], Any]] = {
+    "sgd_nesterov": lambda p: tb.optim.SGD(
+        p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3
+    ),
+    "adam_amsgrad": lambda p: tb.optim.Adam(p, lr=0.01, amsgrad=True, weight_decay=1e-3),
+    "adamw": lambda p: tb.optim.AdamW(p, lr=0.01),
+    "rmsprop_centered": lambda p: tb.optim.RMSprop(p, lr=0.01, momentum=0.5, centered=True),
+    "adagrad": lambda p: tb.optim.Adagrad(p, lr=0.1),
+}
+
+
+def _small_net() -> Any:
+    tb.manual_seed(3)
+    return tb.nn.Sequential(
+        tb.nn.Conv2d(2, 3, 3, padding=1),
+        tb.nn.BatchNorm2d(3),
+        tb.nn.ReLU(),
+        tb.nn.MaxPool2d(2),
+        tb.nn.Flatten(),
+        tb.nn.Linear(12, 6),
+        tb.nn.LayerNorm(6),
+        tb.nn.Tanh(),
+        tb.nn.Linear(6, 4),
+    )
+
+
+def _train(model: Any, optimizer: Any, device: str, steps: int = 3) -> list[float]:
+    rng = np.random.default_rng(5)
+    scheduler = tb.optim.StepLR(optimizer, step_size=1, gamma=0.5)
+    losses = []
+    for _ in range(steps):
+        x = tb.tensor(rng.standard_normal((5, 2, 4, 4)), dtype=tb.float32, device=device)
+        y = tb.tensor(rng.integers(0, 4, 5), device=device)
+        loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
+        optimizer.zero_grad()
+        loss.backward()
+        tb.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_training_on_device_matches_cpu(device: str, name: str) -> None:
+    expected_model = _small_net()
+    expected = _train(expected_model, OPTIMIZERS[name](expected_model.parameters()), "cpu")
+    model = _small_net()
+    optimizer = OPTIMIZERS[name](model.parameters())  # made before .to: the parameters stay
+    assert model.to(device) is model
+    losses = _train(model, optimizer, device)
+    np.testing.assert_allclose(losses, expected, rtol=1e-5)
+    for (key, value), (_, expected_value) in zip(
+        model.state_dict().items(), expected_model.state_dict().items(), strict=True
+    ):
+        assert _on(device, value._data), f"{key} left {device}"
+        np.testing.assert_allclose(
+            _host(value), _host(expected_value), rtol=1e-4, atol=1e-6, err_msg=key
+        )
+    for p in model.parameters():
+        assert _on(device, p.grad._data) and _on(device, p._data)
+    for state in optimizer.state.values():
+        for value in state.values():
+            assert not hasattr(value, "shape") or _on(device, value)
+
+
+def test_checkpoints_are_host_arrays_and_load_onto_the_models_device(
+    device: str, tmp_path: Any
+) -> None:
+    model = _small_net().to(device)
+    optimizer = tb.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    _train(model, optimizer, device, steps=1)
+    path = tmp_path / "state.npz"
+    tb.save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, path)
+    state = tb.load(path)
+    assert all(
+        type(v._data if isinstance(v, Tensor) else v) is np.ndarray for v in state["model"].values()
+    )
+    on_cpu = _small_net()
+    on_cpu.load_state_dict(state["model"])  # a GPU model's checkpoint loads on the CPU
+    fresh = _small_net().to(device)
+    fresh.load_state_dict(state["model"])  # and onto the device of the model it goes into
+    fresh_optimizer = tb.optim.SGD(fresh.parameters(), lr=0.1, momentum=0.9)
+    fresh_optimizer.load_state_dict(state["optimizer"])
+    for (key, value), (_, saved) in zip(
+        fresh.state_dict().items(), model.state_dict().items(), strict=True
+    ):
+        assert _on(device, value._data), key
+        np.testing.assert_array_equal(_host(value), _host(saved), err_msg=key)
+    assert all(
+        _on(device, v)
+        for s in fresh_optimizer.state.values()
+        for v in s.values()
+        if hasattr(v, "shape")
+    )
+    np.testing.assert_array_equal(_host(on_cpu[0].weight), _host(model[0].weight))
+    model.cpu()
+    assert all(type(p._data) is np.ndarray for p in model.parameters())
+
+
+def test_init_functions_keep_the_device(device: str) -> None:
+    layer = tb.nn.Linear(3, 2).to(device)
+    tb.nn.init.kaiming_uniform_(layer.weight)
+    tb.nn.init.zeros_(layer.bias)
+    assert _on(device, layer.weight._data) and _on(device, layer.bias._data)
+    assert layer.bias.tolist() == [0.0, 0.0]
+
+
+def test_cnn_recipe_on_device_trains_as_on_the_cpu(
+    fake_archive: list[str], tmp_path: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from examples_support import load_example
+
+    example = load_example("cnn_cifar10")
+    run = [*fake_archive, "--width", "4,8,8", "--batch-size", "10", "--lr", "0.2", "--epochs", "1"]
+    on_cpu = example.main([*run, "--results", str(tmp_path / "cpu")])
+    fake_cupy.install(monkeypatch)
+    on_gpu = example.main([*run, "--results", str(tmp_path / "gpu"), "--device", "cuda"])
+    assert on_gpu == pytest.approx(on_cpu)
+    a = tb.load(tmp_path / "cpu" / "cnn_cifar10_state.npz")["model"]
+    b = tb.load(tmp_path / "gpu" / "cnn_cifar10_state.npz")["model"]
+    for key in a:  # plain host arrays in the checkpoint, the same weights
+        assert type(b[key]) is np.ndarray
+        np.testing.assert_allclose(b[key], a[key], rtol=1e-4, atol=1e-5, err_msg=key)
     capsys.readouterr()

@@ -33,6 +33,9 @@ has no GEMM worth the name (its batched GEMMs would have an inner dimension of k
 sum over the kh·kw shifted windows, written as one `np.einsum` over the windows view, vectorised
 over batch, pixels and channels; see the class for its backward.
 
+Every op computes with its input's array library (`xp`: numpy, or CuPy on a GPU; see
+`backend.py`); the thread splitting of `over_batch` is for the CPU only.
+
 Pooling slides a window over each channel. Both kinds loop over the kh·kw offsets *inside* the
 window (4 for 2×2), each step one vectorised operation on a strided slice of the whole batch; never
 a loop over windows, pixels or samples.
@@ -43,8 +46,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
+from tinygrad_be.backend import array_module, as_strided, ascontiguousarray, einsum, is_host
 from tinygrad_be.parallel import over_batch
 from tinygrad_be.tensor import Function, Tensor
 
@@ -141,14 +144,15 @@ def _pad_nhwc(x_nchw: Array, padding: Padding, fill: float = 0.0) -> Array:
     if x.flags.c_contiguous and not padded_at_all:
         return x
     n, h, w, c = x.shape
-    padded = np.empty((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
+    xp = array_module(x)
+    padded = xp.empty((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
 
     def pad(start: int, stop: int) -> None:
         if padded_at_all:
             padded[start:stop].fill(fill)
         padded[start:stop, top : top + h, left : left + w] = x[start:stop]
 
-    over_batch(n, pad, padded.nbytes)
+    over_batch(n, pad, padded.nbytes, host=xp is np)
     return padded
 
 
@@ -169,7 +173,6 @@ def _windows(
         padded,
         shape=(padded.shape[0], *out_hw, *kernel, *padded.shape[3:]),
         strides=(sn, sh * stride[0], sw * stride[1], sh * dilation[0], sw * dilation[1], *rest),
-        writeable=False,
     )
 
 
@@ -187,12 +190,13 @@ def _im2col(
     n, c = padded.shape[0], padded.shape[3]
     # Split the channels into groups, the group axis first (views, nothing copied yet).
     by_group = np.moveaxis(windows.reshape(*windows.shape[:5], groups, c // groups), 5, 0)
-    cols = np.empty(by_group.shape, dtype=padded.dtype)
+    xp = array_module(padded)
+    cols = xp.empty(by_group.shape, dtype=padded.dtype)
 
     def copy(start: int, stop: int) -> None:  # the one real copy
         np.copyto(cols[:, start:stop], by_group[:, start:stop])
 
-    over_batch(n, copy, cols.nbytes)
+    over_batch(n, copy, cols.nbytes, host=xp is np)
     return cols.reshape(groups, n * out_hw[0] * out_hw[1], -1)
 
 
@@ -218,7 +222,8 @@ def _col2im_add(
     groups, rows, _ = grad_out.shape
     per_group = c // groups
     (ho, wo), (sh, sw) = out_hw, stride
-    block = np.empty((rows, c), dtype=target.dtype)
+    xp = array_module(target)
+    block = xp.empty((rows, c), dtype=target.dtype)
     block_groups = block.reshape(rows, groups, per_group).transpose(1, 0, 2)  # a view of block
     block_nhwc = block.reshape(n, ho, wo, c)
     for offset, (i, j) in enumerate(np.ndindex(*kernel)):
@@ -232,7 +237,7 @@ def _col2im_add(
         def add(start: int, stop: int, covered: Array = covered) -> None:
             covered[start:stop] += block_nhwc[start:stop]
 
-        over_batch(n, add, block.nbytes)
+        over_batch(n, add, block.nbytes, host=xp is np)
 
 
 def _chunks(n: int, bytes_per_sample: int) -> list[Pair]:
@@ -274,11 +279,11 @@ class Conv2d(Function):
         padded = _pad_nhwc(x, padding)
         # W as one matrix (kh·kw·C/g, F/g) per group, rows in the order of the columns' windows.
         w_groups = weight.reshape(groups, filters // groups, c // groups, *kernel)
-        w_matrix = np.ascontiguousarray(w_groups.transpose(0, 3, 4, 2, 1))
+        w_matrix = ascontiguousarray(w_groups.transpose(0, 3, 4, 2, 1))
         w_matrix = w_matrix.reshape(groups, -1, filters // groups)
         rows = out_hw[0] * out_hw[1]  # output pixels (column rows) per sample
         chunks = _chunks(n, rows * w_matrix.shape[1] * groups * x.itemsize)
-        out = np.empty((n * rows, filters), dtype=np.result_type(x, weight))
+        out = array_module(x).empty((n * rows, filters), dtype=np.result_type(x.dtype, weight.dtype))
         out_groups = out.reshape(n * rows, groups, -1).transpose(1, 0, 2)  # a view of out
         self.cols = None
         for start, stop in chunks:
@@ -301,7 +306,7 @@ class Conv2d(Function):
         g = _pad_nhwc(grad, (0, 0)).reshape(-1, filters)  # free when grad is channels-last
         # (groups, N·Ho·Wo, F/g), contiguous: BLAS crawls through a strided operand (a copy with
         # more than one group, a view with one).
-        g_groups = np.ascontiguousarray(g.reshape(len(g), groups, -1).transpose(1, 0, 2))
+        g_groups = ascontiguousarray(g.reshape(len(g), groups, -1).transpose(1, 0, 2))
         grad_w_matrix = None
         grad_padded = np.zeros_like(self.padded) if need_x else None
         for start, stop in self.chunks:
@@ -379,7 +384,7 @@ class DepthwiseConv2d(Function):
         padded = _pad_nhwc(x, padding)
         if filters > channels:  # a multiplier m > 1: channel c is read by m output channels
             padded = np.repeat(padded, filters // channels, axis=3)
-        taps = np.ascontiguousarray(weight.reshape(filters, *kernel).transpose(1, 2, 0))
+        taps = ascontiguousarray(weight.reshape(filters, *kernel).transpose(1, 2, 0))
         windows = _windows(padded, kernel, stride, out_hw, dilation)  # (N, Ho, Wo, kh, kw, F)
         out = _taps_sum(windows, taps)
         if bias:
@@ -416,7 +421,8 @@ class DepthwiseConv2d(Function):
         (sh, sw), (dh, dw) = self.stride, self.dilation
         reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)  # how far a window spans beyond its start
         n, height, width, _ = self.padded.shape
-        spread = np.empty((n, height + reach_h, width + reach_w, filters), dtype=grad.dtype)
+        xp = array_module(grad)
+        spread = xp.empty((n, height + reach_h, width + reach_w, filters), dtype=grad.dtype)
         ho, wo = grad.shape[2:]
         g = spread[
             :,
@@ -429,7 +435,7 @@ class DepthwiseConv2d(Function):
             spread[start:stop].fill(0)
             np.copyto(g[start:stop], grad_nhwc[start:stop])
 
-        over_batch(n, fill, spread.nbytes)
+        over_batch(n, fill, spread.nbytes, host=xp is np)
         return spread, g
 
     def _input_grad(self, spread: Array) -> Array:
@@ -439,7 +445,7 @@ class DepthwiseConv2d(Function):
         # Only the pixels inside the padding are wanted: windows from (top, left), (h, w) of them.
         (top, _), (left, _) = _sides(self.padding)
         windows = _windows(spread[:, top:, left:], (kh, kw), (1, 1), (h, w), self.dilation)
-        flipped = np.ascontiguousarray(self.taps[::-1, ::-1])
+        flipped = ascontiguousarray(self.taps[::-1, ::-1])
         grad = _taps_sum(windows, flipped)
         if filters > c:  # undo the repetition: the m copies of an input channel add up
             grad = grad.reshape(n, h, w, c, filters // c).sum(axis=4)
@@ -449,12 +455,13 @@ class DepthwiseConv2d(Function):
 def _taps_sum(windows: Array, taps: Array) -> Array:
     """out[n, y, x, f] = Σ_ij windows[n, y, x, i, j, f] · taps[i, j, f]: (N, Ho, Wo, F)."""
     n, ho, wo, kh, kw, f = windows.shape
-    out = np.empty((n, ho, wo, f), dtype=np.result_type(windows, taps))
+    xp = array_module(windows)
+    out = xp.empty((n, ho, wo, f), dtype=np.result_type(windows.dtype, taps.dtype))
 
     def work(start: int, stop: int) -> None:
-        np.einsum("nyxijf,ijf->nyxf", windows[start:stop], taps, out=out[start:stop])
+        einsum("nyxijf,ijf->nyxf", windows[start:stop], taps, out=out[start:stop])
 
-    over_batch(n, work, out.nbytes * kh * kw)
+    over_batch(n, work, out.nbytes * kh * kw, host=xp is np)
     return out
 
 
@@ -464,9 +471,9 @@ def _taps_grad(windows: Array, g: Array) -> Array:
     partial: dict[int, Array] = {}
 
     def work(start: int, stop: int) -> None:
-        partial[start] = np.einsum("nyxijf,nyxf->ijf", windows[start:stop], g[start:stop])
+        partial[start] = einsum("nyxijf,nyxf->ijf", windows[start:stop], g[start:stop])
 
-    over_batch(n, work, g.nbytes * kh * kw)
+    over_batch(n, work, g.nbytes * kh * kw, host=is_host(g))
     return sum(partial[start] for start in sorted(partial))  # in a fixed order: deterministic
 
 
@@ -569,14 +576,15 @@ class MaxPool2d(Function):
         fill = -np.inf if np.issubdtype(x.dtype, np.floating) else np.iinfo(x.dtype).min
         padded, out_hw = _pool_input("max_pool2d", x, kernel, stride, padding, fill)
         windows = _offset_slices(padded, kernel, stride, out_hw)
-        out = np.empty(windows[0].shape, dtype=x.dtype)
+        xp = array_module(x)
+        out = xp.empty(windows[0].shape, dtype=x.dtype)
 
         def pool(start: int, stop: int) -> None:
             np.copyto(out[start:stop], windows[0][start:stop])
             for window in windows[1:]:
                 np.maximum(out[start:stop], window[start:stop], out=out[start:stop])
 
-        over_batch(len(out), pool, padded.nbytes)
+        over_batch(len(out), pool, padded.nbytes, host=xp is np)
         self.padded, self.out = padded, out
         self.kernel, self.stride, self.padding, self.out_hw = kernel, stride, padding, out_hw
         self.input_shape = x.shape
@@ -586,14 +594,15 @@ class MaxPool2d(Function):
         # Route each window's gradient to the first offset (row-major) holding its maximum:
         # `unrouted` is still 1 where no earlier offset has taken the window.
         g = grad.transpose(0, 2, 3, 1)
-        grad_padded = np.zeros(self.padded.shape, dtype=grad.dtype)
+        xp = array_module(grad)
+        grad_padded = xp.zeros(self.padded.shape, dtype=grad.dtype)
         overlapping = self.stride[0] < self.kernel[0] or self.stride[1] < self.kernel[1]
         sources = _offset_slices(self.padded, self.kernel, self.stride, self.out_hw)
         targets = _offset_slices(grad_padded, self.kernel, self.stride, self.out_hw)
 
         def route(start: int, stop: int) -> None:
             out, g_part = self.out[start:stop], g[start:stop]
-            unrouted = np.ones(out.shape, dtype=bool)
+            unrouted = xp.ones(out.shape, dtype=bool)
             for source, target in zip(sources, targets, strict=True):
                 hit = np.equal(source[start:stop], out)
                 hit &= unrouted
@@ -603,7 +612,7 @@ class MaxPool2d(Function):
                 else:
                     np.multiply(g_part, hit, out=target[start:stop])
 
-        over_batch(len(g), route, grad_padded.nbytes)
+        over_batch(len(g), route, grad_padded.nbytes, host=xp is np)
         return (_crop(grad_padded, self.padding, self.input_shape),)
 
 
@@ -623,16 +632,16 @@ class AvgPool2d(Function):
         out = None
         for window in _offset_slices(padded, kernel, stride, out_hw):
             out = window.copy() if out is None else np.add(out, window, out=out)
-        out *= np.asarray(1.0 / (kernel[0] * kernel[1]), dtype=out.dtype)
+        out *= out.dtype.type(1.0 / (kernel[0] * kernel[1]))
         self.padded_shape, self.kernel, self.stride = padded.shape, kernel, stride
         self.padding, self.out_hw, self.input_shape = padding, out_hw, x.shape
         return out.transpose(0, 3, 1, 2)
 
     def backward(self, grad: Array) -> tuple[Array]:
-        share = grad.transpose(0, 2, 3, 1) * np.asarray(
-            1.0 / (self.kernel[0] * self.kernel[1]), dtype=grad.dtype
+        share = grad.transpose(0, 2, 3, 1) * grad.dtype.type(
+            1.0 / (self.kernel[0] * self.kernel[1])
         )
-        grad_padded = np.zeros(self.padded_shape, dtype=grad.dtype)
+        grad_padded = array_module(grad).zeros(self.padded_shape, dtype=grad.dtype)
         for target in _offset_slices(grad_padded, self.kernel, self.stride, self.out_hw):
             target += share
         return (_crop(grad_padded, self.padding, self.input_shape),)
@@ -750,4 +759,4 @@ def adaptive_max_pool2d(x: Tensor | Array, output_size: int | tuple[int, int]) -
 def _tensor(x: Any) -> Tensor:
     if isinstance(x, Tensor):
         return x
-    return Tensor._wrap(x) if isinstance(x, np.ndarray) else Tensor(x)
+    return Tensor._wrap(x) if isinstance(x, np.ndarray) or not is_host(x) else Tensor(x)

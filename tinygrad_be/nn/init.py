@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_be import backend
 from tinygrad_be import rng as _rng
 from tinygrad_be.tensor import Tensor
 
@@ -33,7 +34,7 @@ __all__ = [
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"nn.init: expected a Tensor, got {type(tensor).__name__}")
-    tensor._data[...] = values  # casts to the tensor's dtype
+    tensor._data[...] = backend.like(values, tensor._data)  # on its device, in its dtype
     tensor._version += 1
     return tensor
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_be import backend as _backend
 from tinygrad_be.nn.checkpoint import OldFormatState
 from tinygrad_be.tensor import Tensor
 
@@ -258,13 +259,13 @@ class Optimizer:
                     entry[array_name] = int(np.asarray(value))
                 elif array_name not in self.state_arrays:
                     problems.append(f"parameter {key}: unexpected state {array_name!r}")
-                elif np.shape(value) != p.shape:
+                elif np.shape(_backend.to_host(value)) != p.shape:
                     problems.append(
                         f"parameter {key}: {array_name!r} has shape "
-                        f"{np.shape(value)}, the parameter {p.shape}"
+                        f"{np.shape(_backend.to_host(value))}, the parameter {p.shape}"
                     )
-                else:
-                    entry[array_name] = np.array(value, dtype=p.dtype, copy=True)
+                else:  # a copy on the parameter's device
+                    entry[array_name] = _backend.like(value, p._data, p.dtype).copy()
             absent = [k for k in (*self.state_counters, *expected) if k not in arrays]
             if absent:
                 problems.append(f"parameter {key}: state lacks {absent}")
