@@ -45,7 +45,8 @@ def _flush_subnormals(x: Array) -> Array:
     """
     tiny = _SMALLEST_NORMAL.get(x.dtype)
     if tiny is not None:
-        x = backend.as_array(x)  # numpy ufuncs turn a 0-d array into a scalar (read-only)
+        if type(x) is not np.ndarray:  # numpy ufuncs turn a 0-d array into a scalar (read-only)
+            x = backend.as_array(x)
         x[np.abs(x) < tiny] = 0
     return x
 

@@ -209,7 +209,7 @@ class Function:
             arrays = _backend.same_device(cls.__name__, arrays)
         out = fn.forward(*arrays, **options)
         if type(out) is not np.ndarray:  # numpy ufuncs turn 0-d arrays into numpy scalars
-            out = _backend.as_array(out)
+            out = np.asarray(out) if isinstance(out, np.generic) else _backend.as_array(out)
         out = Tensor._wrap(out)
         if _grad_mode.enabled:
             needs = tuple([t._requires_grad for t in inputs])
