@@ -117,8 +117,11 @@ def gemm_step(model: CifarNet, batch: int, rng: np.random.Generator) -> Callable
     return step
 
 
-def torch_step(widths: tuple[int, ...], batch: int, channels_last: bool) -> Callable[[], object]:
-    """The same network and step in PyTorch (random weights: only the time matters)."""
+def torch_step(
+    widths: tuple[int, ...], batch: int, channels_last: bool, device: str = "cpu"
+) -> Callable[[], object]:
+    """The same network and step in PyTorch on `device` (random weights: only the time matters;
+    benchmarks/gpu_bench.py times it on "cuda")."""
     tnn = torch.nn
 
     def group(a: int, b: int) -> torch.nn.Module:
@@ -131,9 +134,9 @@ def torch_step(widths: tuple[int, ...], batch: int, channels_last: bool) -> Call
     whiten.requires_grad_(False)
     net = tnn.Sequential(whiten, tnn.ReLU(), group(24, widths[0]), group(widths[0], widths[1]),
                          group(widths[1], widths[2]), tnn.AdaptiveMaxPool2d(1), tnn.Flatten(),
-                         tnn.Linear(widths[2], 10, bias=False))  # fmt: skip
-    x = torch.randn(batch, 3, 32, 32)
-    y = torch.randint(0, 10, (batch,))
+                         tnn.Linear(widths[2], 10, bias=False)).to(device)  # fmt: skip
+    x = torch.randn(batch, 3, 32, 32, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
         x = x.to(memory_format=torch.channels_last)

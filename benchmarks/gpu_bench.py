@@ -32,7 +32,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
+
+from cnn_bench import torch_step  # noqa: E402
 
 import tinygrad_be  # noqa: E402
 import tinygrad_be.nn.functional as F  # noqa: E402
@@ -140,41 +142,13 @@ def cnn_step(batch: int, widths: tuple[int, int, int], steps: int, fake: bool) -
     torch = None if fake else load_torch()
     if torch is None:
         return
-    torch_seconds = median_seconds(torch_step(torch, widths, batch), steps, torch.cuda.synchronize)
+    step = torch_step(widths, batch, channels_last=False, device="cuda")  # cnn_bench's network
+    torch_seconds = median_seconds(step, steps, torch.cuda.synchronize)
     print(
         f"  torch eager fp32     {torch_seconds * 1e3:8.1f} ms per step  "
         f"{batch / torch_seconds:8.0f} images/s"
     )
     print(f"ratio {seconds / torch_seconds:.2f} (ours / torch; target <= 3)")
-
-
-def torch_step(torch: object, widths: tuple[int, ...], batch: int) -> Callable[[], object]:
-    """The same network and step in PyTorch on the GPU (as benchmarks/cnn_bench.py, NCHW)."""
-    tnn = torch.nn
-
-    def group(a: int, b: int) -> object:
-        return tnn.Sequential(
-            tnn.Conv2d(a, b, 3, padding=1, bias=False), tnn.MaxPool2d(2), tnn.BatchNorm2d(b),
-            tnn.ReLU(), tnn.Conv2d(b, b, 3, padding=1, bias=False), tnn.BatchNorm2d(b), tnn.ReLU(),
-        )  # fmt: skip
-
-    whiten = tnn.Conv2d(3, 24, 2)
-    whiten.requires_grad_(False)
-    net = tnn.Sequential(whiten, tnn.ReLU(), group(24, widths[0]), group(widths[0], widths[1]),
-                         group(widths[1], widths[2]), tnn.AdaptiveMaxPool2d(1), tnn.Flatten(),
-                         tnn.Linear(widths[2], 10, bias=False)).cuda()  # fmt: skip
-    x = torch.randn(batch, 3, 32, 32, device="cuda")
-    y = torch.randint(0, 10, (batch,), device="cuda")
-    optimizer = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=0.05,
-                                momentum=0.9, nesterov=True, weight_decay=5e-4)  # fmt: skip
-
-    def step() -> None:
-        loss = torch.nn.functional.cross_entropy(net(x) / 8, y, label_smoothing=0.2)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    return step
 
 
 def knn_sweep(n_train: int, n_test: int, dim: int) -> None:

@@ -43,10 +43,7 @@ from typing import Any
 import numpy as np
 
 import tinygrad_be
-import tinygrad_be.nn as nn
-import tinygrad_be.nn.functional as F
-import tinygrad_be.optim as optim
-from tinygrad_be.utils.data import DataLoader, Dataset
+from tinygrad_be.utils.data import Dataset
 from tinygrad_be.vision import transforms
 
 try:  # a reference only, never a dependency
@@ -86,34 +83,35 @@ class Images(Dataset):
 
 
 # --------------------------------------------------------------------------------------------------
-# Ours: the tutorial's code, imports redirected
-class Net(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 6, 5)
-        self.pool = nn.MaxPool2d(2, 2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
+# The tutorial's model and loop, written once against `lib`: tinygrad_be (the tutorial with its
+# imports redirected) or torch. Both have these names, so one text serves both sides.
+def tutorial(lib: Any, trainset: Any) -> dict[str, Callable[..., float]]:
+    """The tutorial's CNN, loss, optimizer and loops on `lib`, training on `trainset`."""
+    nn, F = lib.nn, lib.nn.functional
 
-    def forward(self, x):
-        x = self.pool(F.relu(self.conv1(x)))
-        x = self.pool(F.relu(self.conv2(x)))
-        x = tinygrad_be.flatten(x, 1)
-        x = F.relu(self.fc1(x))
-        x = F.relu(self.fc2(x))
-        return self.fc3(x)
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 6, 5)
+            self.pool = nn.MaxPool2d(2, 2)
+            self.conv2 = nn.Conv2d(6, 16, 5)
+            self.fc1 = nn.Linear(16 * 5 * 5, 120)
+            self.fc2 = nn.Linear(120, 84)
+            self.fc3 = nn.Linear(84, 10)
 
+        def forward(self, x):
+            x = self.pool(F.relu(self.conv1(x)))
+            x = self.pool(F.relu(self.conv2(x)))
+            x = lib.flatten(x, 1)
+            x = F.relu(self.fc1(x))
+            x = F.relu(self.fc2(x))
+            return self.fc3(x)
 
-def ours(images: np.ndarray, labels: list[int]) -> dict[str, Callable[..., float]]:
-    transform = transforms.Compose([transforms.ToTensor(),
-                                    transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])  # fmt: skip
-    trainset = Images(images, labels, transform)
-    tinygrad_be.manual_seed(0)
+    lib.manual_seed(0)
     net = Net()
     criterion = nn.CrossEntropyLoss()
-    optimizer = optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
+    optimizer = lib.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
+    DataLoader = lib.utils.data.DataLoader  # noqa: N806  (the class, under its usual name)
 
     def step(inputs, targets) -> float:
         optimizer.zero_grad()
@@ -138,12 +136,14 @@ def ours(images: np.ndarray, labels: list[int]) -> dict[str, Callable[..., float
     return {"epoch": epoch, "steps": steps, "batches": batches}
 
 
-# --------------------------------------------------------------------------------------------------
-# PyTorch: the same loop
-def theirs(images: np.ndarray, labels: list[int]) -> dict[str, Callable[..., float]]:
-    from torch import nn as tnn
-    from torch.nn import functional as tF
+def ours(images: np.ndarray, labels: list[int]) -> dict[str, Callable[..., float]]:
+    transform = transforms.Compose([transforms.ToTensor(),
+                                    transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])  # fmt: skip
+    return tutorial(tinygrad_be, Images(images, labels, transform))
 
+
+def theirs(images: np.ndarray, labels: list[int]) -> dict[str, Callable[..., float]]:
+    """The same on PyTorch; torchvision's per-image transform written with torch ops."""
     mean = torch.tensor([0.5, 0.5, 0.5]).view(-1, 1, 1)
     std = torch.tensor([0.5, 0.5, 0.5]).view(-1, 1, 1)
 
@@ -151,58 +151,7 @@ def theirs(images: np.ndarray, labels: list[int]) -> dict[str, Callable[..., flo
         x = torch.from_numpy(image.transpose(2, 0, 1)).contiguous().to(torch.float32).div(255)
         return x.sub_(mean).div_(std)
 
-    class TorchImages(torch.utils.data.Dataset):
-        def __len__(self) -> int:
-            return len(images)
-
-        def __getitem__(self, i: int):
-            return transform(images[i]), labels[i]
-
-    class TorchNet(tnn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv1 = tnn.Conv2d(3, 6, 5)
-            self.pool = tnn.MaxPool2d(2, 2)
-            self.conv2 = tnn.Conv2d(6, 16, 5)
-            self.fc1 = tnn.Linear(16 * 5 * 5, 120)
-            self.fc2 = tnn.Linear(120, 84)
-            self.fc3 = tnn.Linear(84, 10)
-
-        def forward(self, x):
-            x = self.pool(tF.relu(self.conv1(x)))
-            x = self.pool(tF.relu(self.conv2(x)))
-            x = torch.flatten(x, 1)
-            x = tF.relu(self.fc1(x))
-            x = tF.relu(self.fc2(x))
-            return self.fc3(x)
-
-    torch.manual_seed(0)
-    trainset, net = TorchImages(), TorchNet()
-    criterion = tnn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
-
-    def step(inputs, targets) -> float:
-        optimizer.zero_grad()
-        loss = criterion(net(inputs), targets)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    def epoch(batch_size: int, num_workers: int = 0) -> float:
-        loader = torch.utils.data.DataLoader(trainset, batch_size=batch_size, shuffle=True,
-                                             num_workers=num_workers)  # fmt: skip
-        running_loss = 0.0
-        for inputs, targets in loader:
-            running_loss += step(inputs, targets)
-        return running_loss
-
-    def steps(batches: list) -> float:
-        return sum(step(x, y) for x, y in batches)
-
-    def batches(batch_size: int) -> list:
-        return list(torch.utils.data.DataLoader(trainset, batch_size=batch_size))
-
-    return {"epoch": epoch, "steps": steps, "batches": batches}
+    return tutorial(torch, Images(images, labels, transform))
 
 
 # --------------------------------------------------------------------------------------------------
