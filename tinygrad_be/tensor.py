@@ -30,6 +30,7 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 
 from tinygrad_be import backend as _backend
+from tinygrad_be import rng as _rng
 
 __all__ = [
     "Function",
@@ -1052,14 +1053,10 @@ class Tensor:
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
         """Fill with values uniform in [a, b) from the default generator (or `generator`)."""
-        from tinygrad_be import rng as _rng
-
         return self._inplace("uniform_", lambda: _rng.resolve(generator).uniform(a, b, self.shape))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
         """Fill with normal values of mean `mean` and standard deviation `std`."""
-        from tinygrad_be import rng as _rng
-
         return self._inplace("normal_", lambda: _rng.resolve(generator).normal(mean, std, self.shape))
 
     # `x += y` is in place, as torch (and refused on a leaf that requires grad outside no_grad).
@@ -1469,8 +1466,6 @@ class Tensor:
 
     def bernoulli_(self, p: float = 0.5, *, generator: Any = None) -> Tensor:
         """Fill with 1 with probability `p`, else 0 (from the default generator)."""
-        from tinygrad_be import rng as _rng
-
         return self._inplace("bernoulli_", lambda: _rng.resolve(generator).random(self.shape) < _data_of(p))
 
     def t(self) -> Tensor:

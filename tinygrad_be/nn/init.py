@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_be import backend
 from tinygrad_be import rng as _rng
-from tinygrad_be.tensor import Tensor
+from tinygrad_be.tensor import Tensor, no_grad
 
 __all__ = [
     "calculate_gain",
@@ -32,11 +31,12 @@ __all__ = [
 
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
+    """Write `values` into `tensor` with its own `copy_` (its device, its dtype), outside the
+    graph as torch's nn.init does."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"nn.init: expected a Tensor, got {type(tensor).__name__}")
-    tensor._data[...] = backend.like(values, tensor._data)  # on its device, in its dtype
-    tensor._version += 1
-    return tensor
+    with no_grad():
+        return tensor.copy_(values)
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
