@@ -171,3 +171,13 @@ def test_split_chunk_and_bernoulli_as_torch() -> None:
     torch.manual_seed(0)
     drawn = torch.empty(1000).bernoulli_(0.3)
     assert set(drawn.tolist()) <= {0.0, 1.0} and abs(drawn.mean().item() - 0.3) < 0.05
+
+
+def test_div_rounding_modes_as_torch() -> None:
+    # torch: tensor([-4, 3]), tensor([-3, 3]), tensor([-3., 3.])
+    assert torch.div(torch.tensor([-7, 7]), 2, rounding_mode="floor").tolist() == [-4, 3]
+    trunc = torch.div(torch.tensor([-7, 7]), 2, rounding_mode="trunc")
+    assert trunc.tolist() == [-3, 3] and trunc.dtype == torch.int64
+    assert torch.tensor([-7.0, 7.0]).div(2, rounding_mode="trunc").tolist() == [-3.0, 3.0]
+    with pytest.raises(ValueError, match="rounding_mode must be None, 'trunc' or 'floor'"):
+        torch.tensor([1.0]).div(2, rounding_mode="round")

@@ -1398,10 +1398,11 @@ class Tensor:
         if rounding_mode not in ("trunc", "floor"):
             raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', not {rounding_mode!r}")
         a, b = self._operands(other)
-        rounded = np.floor_divide(a._data, b._data) if rounding_mode == "floor" else None
-        if rounded is None:
-            quotient = np.true_divide(a._data, b._data)
-            rounded = np.trunc(quotient).astype(np.result_type(a._data, b._data), copy=False)
+        if rounding_mode == "floor":
+            rounded = np.floor_divide(a._data, b._data)
+        else:  # trunc: round the true quotient towards zero, in the operands' dtype
+            dtype = np.result_type(a._data.dtype, b._data.dtype)
+            rounded = np.trunc(np.true_divide(a._data, b._data)).astype(dtype, copy=False)
         return Tensor._wrap(_backend.as_array(rounded))
 
     divide = div
@@ -1564,8 +1565,8 @@ class Tensor:
         if kwargs:
             raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
         for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
+            if isinstance(arg, Tensor):  # as torch: the other tensor's dtype and device
+                dtype, where = arg.dtype, arg.device
             elif isinstance(arg, (str, _device.device)):
                 where = arg
             else:
