@@ -1598,10 +1598,9 @@ class Tensor:
 
     # Item assignment: in place, as torch, and recorded in the graph when gradients flow
     def __setitem__(self, index: Any, value: Any) -> None:
-        value_tensor = value if isinstance(value, Tensor) else None
-        if value_tensor is not None and value_tensor.dtype != self.dtype:
-            value_tensor = value_tensor.to(self.dtype)  # as torch: the value takes the tensor's dtype
-        if value_tensor is None:
+        if isinstance(value, Tensor):  # as torch: the value takes the tensor's dtype
+            value_tensor = value if value.dtype == self.dtype else value.to(self.dtype)
+        else:
             value_tensor = Tensor._wrap(_backend.like(value, self._data, self.dtype))
         if _grad_mode.enabled and (self._requires_grad or value_tensor._requires_grad):
             self._inplace("setitem", lambda: ops.SetItem.apply(self, value_tensor, index=index))
