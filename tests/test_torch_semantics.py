@@ -387,6 +387,31 @@ def test_in_place_changes_make_backward_raise(change) -> None:
     assert w.grad is None  # checked before any gradient is written
 
 
+def test_only_changes_made_after_an_op_ran_count() -> None:
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    with no_grad():
+        w.mul_(3.0)  # before the op ran: the op saw the new values
+    y = (w * w).sum()
+    Tensor([0.0, 0.0]).add_(1.0)  # another tensor changed since: it is not an input
+    y.backward(retain_graph=True)
+    assert w.grad.tolist() == [6.0, 12.0]  # torch
+    with no_grad():
+        w.add_(1.0)
+    with pytest.raises(RuntimeError, match="inplace operation: input 0 of Mul"):
+        y.backward()
+
+
+def test_earlier_uses_of_a_tensor_changed_twice_in_place_get_their_gradients() -> None:
+    x = Tensor([1.0, -2.0, 3.0], requires_grad=True)
+    h = x * 2
+    a = h + 1  # uses h as it was before both in-place ops
+    h.mul_(3)
+    b = h * 1  # uses h between them
+    h.relu_()
+    (a.sum() + b.sum() + h.sum()).backward()
+    assert x.grad.tolist() == [14.0, 8.0, 14.0]  # torch
+
+
 def test_a_saved_output_changed_in_place_makes_backward_raise() -> None:
     x = Tensor([1.0, 2.0], requires_grad=True)
     h = x.exp()

@@ -156,9 +156,8 @@ class Function:
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
         node = _TorchStyleNode()
         node.op, node.ctx, node.positions, node.argument_count = cls, ctx, positions, len(args)
-        node.parents = tuple(args[i] for i in positions)
-        node.needs_input_grad = tuple(t.requires_grad for t in node.parents)
-        node.saved_versions = tuple(t._version for t in node.parents)
+        parents = tuple(args[i] for i in positions)
+        node.link(parents, tuple(t.requires_grad for t in parents))
         output._ctx, output._requires_grad = node, True
         return output
 

@@ -343,7 +343,7 @@ class Sum(Function):
     def forward(self, x: Array, axis: Any, keepdims: bool) -> Array:
         self.input_shape = x.shape
         self.kept_shape = _kept_shape(x.shape, _normalize_axes(axis, x.ndim))
-        return backend.as_array(x.sum(axis=axis, keepdims=keepdims))
+        return x.sum(axis=axis, keepdims=keepdims)  # Function.apply makes a numpy scalar 0-d
 
     def backward(self, grad: Array) -> tuple[Array]:
         return (_spread(grad, self.kept_shape, self.input_shape),)
@@ -356,7 +356,7 @@ class Mean(Function):
         self.input_shape = x.shape
         self.kept_shape = _kept_shape(x.shape, _normalize_axes(axis, x.ndim))
         self.count = x.size // max(int(np.prod(self.kept_shape)), 1) if x.size else 0
-        return backend.as_array(x.mean(axis=axis, keepdims=keepdims))
+        return x.mean(axis=axis, keepdims=keepdims)
 
     def backward(self, grad: Array) -> tuple[Array]:
         # Divide in at least float32: in float16 a count over 65,504 is inf, and grad / inf = 0.
@@ -634,9 +634,9 @@ class CrossEntropy(Function):
             self.target_index, self.target = None, target
             losses = -(target * self.log_probs).sum(axis=1)
         if reduction == "mean":
-            return backend.as_array(losses.mean())
+            return losses.mean()
         if reduction == "sum":
-            return backend.as_array(losses.sum())
+            return losses.sum()
         return losses
 
     def backward(self, grad: Array) -> tuple[Array, Array | None]:
@@ -938,7 +938,7 @@ def _reduce_loss(losses: Array, reduction: str, denominator: Any = None) -> Arra
         return losses
     total = losses.sum()
     if reduction == "sum":
-        return backend.as_array(total)
+        return total
     count = losses.dtype.type(losses.size) if denominator is None else denominator
     with np.errstate(divide="ignore", invalid="ignore"):  # an empty batch gives NaN, as torch
         return backend.as_array(total / count).astype(losses.dtype, copy=False)

@@ -60,6 +60,16 @@ class _GradMode(threading.local):
 _grad_mode = _GradMode()
 
 
+# --------------------------------------------------------------------------------------------------
+# In-place changes: one clock for the whole process
+# Each in-place change of a tensor's values (`t.add_(1)`, `t[i] = v`, an optimizer step, `.data = `)
+# ticks this clock and stamps the tensor with the tick (`_written_at`); each recorded op stamps
+# itself with the clock when it runs (`Function.clock`). An input stamped later than the op was
+# changed after the op used it. Backward looks at a node's inputs only if the clock moved since the
+# node's op ran, so a graph built after the last in-place change pays one comparison per node.
+_write_clock = 0
+
+
 def is_grad_enabled() -> bool:
     """True unless inside a `no_grad()` block (of this thread)."""
     return _grad_mode.enabled
@@ -181,9 +191,13 @@ class Function:
 
     parents: tuple[Tensor, ...] | None
     needs_input_grad: tuple[bool, ...]
+    clock: int  # the in-place write clock when the op ran
     saves_inputs: bool = True
     saves_output: bool = True
-    output_version: int = 0  # the output's version when made (nonzero after an in-place op)
+    # Set for an op recorded in place (`Tensor._record_in_place`): the clock when it wrote its
+    # output into its input's memory, and that input as it was before (its earlier self).
+    wrote_at: int = 0
+    earlier_self: Tensor | None = None
 
     def forward(self, *arrays: np.ndarray, **options: Any) -> np.ndarray:
         raise NotImplementedError
@@ -217,11 +231,14 @@ class Function:
             if True in needs:
                 fn.parents = inputs
                 fn.needs_input_grad = needs
-                # Remembered so backward can tell if an input changed in place since.
-                fn.saved_versions = tuple([t._version for t in inputs])
+                fn.clock = _write_clock  # so backward can tell if an input changed in place since
                 out._requires_grad = True
                 out._ctx = fn
         return out
+
+    def link(self, parents: tuple[Tensor, ...], needs_input_grad: tuple[bool, ...]) -> None:
+        """Record this op's inputs in the graph, as `apply` does (for nodes made by hand)."""
+        self.parents, self.needs_input_grad, self.clock = parents, needs_input_grad, _write_clock
 
     def name(self) -> str:
         """torch's name for this node of the graph: "MulBackward0" for `Mul`."""
@@ -378,7 +395,7 @@ class Tensor:
         "_ctx",
         "_version",
         "_retains_grad",
-        "_previous",
+        "_written_at",
         "__weakref__",
     )
     # As torch: `ndarray + Tensor` defers to Tensor.__radd__ (a Tensor), while a numpy function
@@ -394,7 +411,7 @@ class Tensor:
         self._requires_grad = False
         self._version = 0
         self._retains_grad = False
-        self._previous: dict[int, Tensor] | None = None
+        self._written_at = 0  # the write clock's tick at the last in-place change (0: none)
         self.requires_grad = requires_grad
 
     @classmethod
@@ -407,7 +424,7 @@ class Tensor:
         t._requires_grad = False
         t._version = 0
         t._retains_grad = False
-        t._previous = None
+        t._written_at = 0
         return t
 
     # ----------------------------------------------------------------------------------------------
@@ -435,7 +452,7 @@ class Tensor:
                 f"data: a tensor that requires grad needs floating data, not {array.dtype}"
             )
         self._data = array
-        self._version += 1  # a graph that saved the old array must not use this one
+        self._mark_written()  # a graph that saved the old array must not use this one
 
     @property
     def grad(self) -> Tensor | None:
@@ -737,19 +754,21 @@ class Tensor:
                 f"{type(fn).__name__}.backward returned {len(input_grads)} gradients for "
                 f"{len(parents)} inputs (one per input, None where there is none)"
             )
-        for k, (parent, parent_grad) in enumerate(zip(parents, input_grads, strict=True)):
+        for k, parent_grad in enumerate(input_grads):
+            parent = parents[k]
             if parent_grad is None or not parent._requires_grad:
                 continue
             if type(parent_grad) is not np.ndarray:
                 parent_grad = _backend.as_array(parent_grad)
-            try:
-                parent_grad = unbroadcast(parent_grad, parent._data.shape)
-            except ValueError:
-                raise RuntimeError(
-                    f"{type(fn).__name__}.backward returned a gradient of shape "
-                    f"{parent_grad.shape} for input {k} of shape {parent._data.shape} (it must "
-                    "have the input's shape, or a shape the input broadcasts to)"
-                ) from None
+            if parent_grad.shape != parent._data.shape:
+                try:
+                    parent_grad = unbroadcast(parent_grad, parent._data.shape)
+                except ValueError:
+                    raise RuntimeError(
+                        f"{type(fn).__name__}.backward returned a gradient of shape "
+                        f"{parent_grad.shape} for input {k} of shape {parent._data.shape} (it "
+                        "must have the input's shape, or a shape the input broadcasts to)"
+                    ) from None
             previous = grads.get(parent)
             grads[parent] = parent_grad if previous is None else previous + parent_grad
 
@@ -762,6 +781,7 @@ class Tensor:
         order: list[Tensor] = []
         visited: set[Tensor] = set()
         stack: list[tuple[Tensor, bool]] = [(self, False)]
+        clock = _write_clock
         while stack:
             node, inputs_done = stack.pop()
             if inputs_done:
@@ -780,13 +800,8 @@ class Tensor:
                     "values were freed after the first backward); pass retain_graph=True to the "
                     "first backward call if you need to backward twice"
                 )
-            # _check_versions, inlined: it runs once per node of every graph
-            for parent, version in zip(fn.parents, fn.saved_versions, strict=True):
-                if parent._version != version:
-                    _check_changed_inputs(fn)
-                    break
-            if fn.saves_output and node._version != fn.output_version:
-                _refuse_changed_output(fn, node)
+            if fn.clock != clock:  # something was changed in place since fn ran
+                _check_in_place_changes(fn, node)
             for parent in fn.parents:
                 if parent._requires_grad and parent not in visited:
                     stack.append((parent, False))
@@ -965,7 +980,7 @@ class Tensor:
         self._write(result._data, name)
         if recording and self._ctx is not None:  # overwritten without a graph: no gradient flows
             self._ctx, self._requires_grad = None, False
-        self._version += 1  # graphs that saved this array now refuse to use it
+        self._mark_written()  # graphs that saved this array now refuse to use it
         return self
 
     def _write(self, values: np.ndarray, name: str) -> None:
@@ -978,25 +993,32 @@ class Tensor:
             ) from None
 
     def _take_over(self, result: Tensor, name: str) -> Tensor:
-        """Make this tensor the output of `result`'s graph node, writing the values in place.
+        """Write `result`'s values into this tensor and make it the output of `result`'s node."""
+        self._write(result._data, name)
+        self._record_in_place(result._ctx)
+        return self
 
-        The tensor as it was keeps its place in the graph under another name (`before`): the new
-        node and ops that used the tensor earlier send their gradients there (see
-        `_check_versions`); ops that saved its array refuse, since the array has changed.
+    def _record_in_place(self, fn: Function) -> None:
+        """Make this tensor, just changed in place by `fn`, the output of `fn` in the graph.
+
+        The tensor as it was keeps its place in the graph as `fn.earlier_self`: `fn` and the ops
+        that used the tensor earlier send their gradients there (see `_as_it_was`). Ops that saved
+        its array refuse to backward, since the array has changed.
         """
-        fn = result._ctx
         before = Tensor._wrap(self._data)
         before._ctx, before._requires_grad = self._ctx, self._requires_grad
         fn.parents = tuple([before if parent is self else parent for parent in fn.parents])
-        self._write(result._data, name)
-        if self._previous is None:
-            self._previous = {}
-        self._previous[self._version] = before
-        self._version += 1
-        before._version = self._version
-        fn.output_version = self._version
+        self._mark_written()
+        before._version, before._written_at = self._version, self._written_at  # same memory
+        fn.wrote_at, fn.earlier_self = self._written_at, before
         self._ctx, self._requires_grad = fn, True
-        return self
+
+    def _mark_written(self) -> None:
+        """Count an in-place change of this tensor's values: its version and the write clock."""
+        global _write_clock
+        _write_clock += 1
+        self._version += 1
+        self._written_at = _write_clock
 
     def add_(self, other: Any, *, alpha: float = 1) -> Tensor:
         return self._inplace("add_", lambda: self.add(other, alpha=alpha))
@@ -1606,7 +1628,7 @@ class Tensor:
             self._inplace("setitem", lambda: ops.SetItem.apply(self, value_tensor, index=index))
         else:  # no graph: write the slice directly, no copy of the whole tensor
             ops._assign(self._data, ops._plain_index(index, self._data), value_tensor._data)
-            self._version += 1
+            self._mark_written()
 
 
 _DEFAULT_PRINTED_DTYPES = (np.dtype(np.int64), np.dtype(np.bool_))
@@ -1647,7 +1669,7 @@ def _into(out: Any, result: Tensor, op: str) -> Tensor:
         np.copyto(out._data, result._data, casting="unsafe")
     else:
         out._data = result._data.astype(out.dtype, copy=True)
-    out._version += 1
+    out._mark_written()
     return out
 
 
@@ -1749,37 +1771,42 @@ def _backward_options(create_graph: bool, inputs: Any, gradient: Any, grad: Any)
     return grad
 
 
-def _check_changed_inputs(fn: Function) -> None:
-    """Some input of `fn` changed in place since its forward: refuse if backward reads its array.
+def _check_in_place_changes(fn: Function, output: Tensor) -> None:
+    """Refuse to backward through `fn` if an array its backward reads changed in place since it ran.
 
     An input changed since by an in-place op recorded in the graph (`t[i] = v`, `t.relu_()`) is
-    still usable by an op that did not save its array: the gradient goes to the tensor as it was
-    then, which the in-place op kept in `_previous`.
+    still fine for an op that did not save its array: its gradient goes to the tensor as it was.
     """
-    for k, (parent, version) in enumerate(zip(fn.parents, fn.saved_versions, strict=True)):
-        if parent._version != version:
-            earlier = parent._previous.get(version) if parent._previous else None
-            if not (fn.saves_inputs and fn.uses_saved_input(k)):
-                if earlier is not None:
-                    fn.parents = (*fn.parents[:k], earlier, *fn.parents[k + 1 :])
-                continue
-            raise RuntimeError(
-                "backward: one of the variables needed for gradient computation has been "
-                f"modified by an inplace operation: input {k} of {type(fn).__name__} (shape "
-                f"{parent.shape}, {parent.dtype}) is at version {parent._version}; "
-                f"{type(fn).__name__} saved it at version {version}. Optimizer steps, .data "
-                f"assignment and in-place methods ({_INPLACE_METHODS}) count: compute the "
-                "output again after changing its inputs"
-            )
+    for k, parent in enumerate(fn.parents):
+        if parent._written_at <= fn.clock:
+            continue
+        if not (fn.saves_inputs and fn.uses_saved_input(k)):
+            earlier = _as_it_was(parent, fn.clock)
+            if earlier is not parent:
+                fn.parents = (*fn.parents[:k], earlier, *fn.parents[k + 1 :])
+            continue
+        raise RuntimeError(
+            "backward: one of the variables needed for gradient computation has been "
+            f"modified by an inplace operation: input {k} of {type(fn).__name__} (shape "
+            f"{parent.shape}, {parent.dtype}, now at version {parent._version}) was changed in "
+            f"place after {type(fn).__name__} saved it. Optimizer steps, .data assignment and "
+            f"in-place methods ({_INPLACE_METHODS}) count: compute the output again after "
+            "changing its inputs"
+        )
+    if fn.saves_output and output._written_at > max(fn.clock, fn.wrote_at):
+        raise RuntimeError(
+            "backward: one of the variables needed for gradient computation has been modified "
+            f"by an inplace operation: the output of {type(fn).__name__} (shape {output.shape}, "
+            f"now at version {output._version}) was changed in place after "
+            f"{type(fn).__name__} saved it"
+        )
 
 
-def _refuse_changed_output(fn: Function, output: Tensor) -> None:
-    raise RuntimeError(
-        "backward: one of the variables needed for gradient computation has been modified "
-        f"by an inplace operation: the output of {type(fn).__name__} (shape {output.shape}) "
-        f"is at version {output._version}; {type(fn).__name__} saved it at version "
-        f"{fn.output_version}"
-    )
+def _as_it_was(tensor: Tensor, clock: int) -> Tensor:
+    """`tensor` as an op that ran at `clock` used it: before the in-place ops recorded since."""
+    while tensor._ctx is not None and tensor._ctx.wrote_at > clock:
+        tensor = tensor._ctx.earlier_self
+    return tensor
 
 
 # --------------------------------------------------------------------------------------------------

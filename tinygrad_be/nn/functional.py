@@ -429,39 +429,31 @@ def _in_place(name: str, x: Any, compute: Callable[[np.ndarray], np.ndarray]) ->
 
     `compute` overwrites the array it is given and returns the local derivative (an array that
     broadcasts to x). Outside a recorded graph that is all, plus the version bump. Inside one, as
-    torch (and as `Tensor.__setitem__`): a leaf that requires grad is refused; otherwise x's
-    history moves to a new node (`before`, kept in x._previous, so ops that used x before the
-    change and kept no copy of it send their gradient there) and x becomes the output of the
-    in-place op. Ops that kept x's array (x * y, and x's producer if it saved its output, like
-    sigmoid or exp) raise torch's "modified by an inplace operation" in backward.
+    torch (and as `Tensor.__setitem__`): a leaf that requires grad is refused; otherwise x becomes
+    the output of the in-place op in the graph (`Tensor._record_in_place`). Ops that kept x's array
+    (x * y, and x's producer if it saved its output, like sigmoid or exp) raise torch's "modified
+    by an inplace operation" in backward.
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: inplace=True needs a Tensor, got {type(x).__name__}")
     if not (x._requires_grad and is_grad_enabled()):
         compute(x._data)
-        x._version += 1
+        x._mark_written()
         return x
     if x._ctx is None:
         raise RuntimeError(
             f"{name}: a leaf Variable that requires grad is being used in an in-place operation."
         )
-    before = Tensor._wrap(x._data)
-    before._ctx, before._requires_grad = x._ctx, True
+    fn = _InPlace()
+    fn.op = _GRAPH_NAMES[name]
+    fn.link((x,), (True,))
+    x._record_in_place(fn)
     array = x._data
     flags = array.flags  # CuPy's have no `writeable`: its arrays always are
     if not (flags.owndata and getattr(flags, "writeable", True)):
         # a view of memory other tensors may have saved: write the result to a copy instead
         array = x._data = array.copy()
-    fn = _InPlace()
-    fn.op = _GRAPH_NAMES[name]
     fn.derivative = compute(array)
-    if x._previous is None:
-        x._previous = {}
-    x._previous[x._version] = before
-    x._version += 1
-    before._version = x._version  # its array changed: ops that saved it must refuse
-    fn.parents, fn.needs_input_grad, fn.saved_versions = (before,), (True,), (before._version,)
-    x._ctx = fn
     return x
 
 

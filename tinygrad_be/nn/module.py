@@ -362,7 +362,7 @@ class Module:
         for tensor in [*self.parameters(), *self.buffers()]:
             if tensor.device != target:
                 tensor._data = backend.to_device(tensor._data, target, op)
-                tensor._version += 1
+                tensor._mark_written()
             grad = tensor.grad
             if grad is not None and grad.device != target:
                 grad._data = backend.to_device(grad._data, target, op)
@@ -494,7 +494,7 @@ class Module:
                     np.copyto(tensor._data, value)
                 else:  # on a GPU
                     tensor._data[...] = backend.to_device(value, tensor.device)
-                tensor._version += 1
+                tensor._mark_written()
         return IncompatibleKeys(missing, unexpected)
 
     def _old_layout_keys(self) -> set[str]:

@@ -139,7 +139,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is not None:
                     self._update(i, p, group)
-                    p._version += 1
+                    p._mark_written()
                 i += 1
 
     def _update(self, i: int, p: Tensor, group: dict[str, Any]) -> None:

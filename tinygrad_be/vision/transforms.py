@@ -167,7 +167,7 @@ class Normalize:
         if self.inplace:
             np.subtract(x, mean, out=x)
             np.divide(x, std, out=x)
-            tensor._version += 1
+            tensor._mark_written()
             return tensor
         return from_numpy((x - mean) / std)
 
