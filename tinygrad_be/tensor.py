@@ -68,6 +68,7 @@ _grad_mode = _GradMode()
 # changed after the op used it. Backward looks at a node's inputs only if the clock moved since the
 # node's op ran, so a graph built after the last in-place change pays one comparison per node.
 _write_clock = 0
+_write_clock_lock = threading.Lock()  # ticks from several threads must not be lost or reordered
 
 
 def is_grad_enabled() -> bool:
@@ -1016,9 +1017,10 @@ class Tensor:
     def _mark_written(self) -> None:
         """Count an in-place change of this tensor's values: its version and the write clock."""
         global _write_clock
-        _write_clock += 1
-        self._version += 1
-        self._written_at = _write_clock
+        with _write_clock_lock:
+            _write_clock += 1
+            self._version += 1
+            self._written_at = _write_clock
 
     def add_(self, other: Any, *, alpha: float = 1) -> Tensor:
         return self._inplace("add_", lambda: self.add(other, alpha=alpha))
