@@ -406,13 +406,53 @@ def test_adaptive_pool_to_one_is_global_pooling(kind: str) -> None:
     )
 
 
-@pytest.mark.parametrize("pool", [F.adaptive_avg_pool2d, F.adaptive_max_pool2d])
-def test_adaptive_pool_refuses_sizes_that_do_not_divide_the_input(pool: Callable) -> None:
+def test_adaptive_max_pool_refuses_sizes_that_do_not_divide_the_input() -> None:
     x = Tensor(np.zeros((2, 3, 5, 4)))
-    with pytest.raises(ValueError, match=rf"{pool.__name__}: .*\(2, 2\).*\(5, 4\)"):
-        pool(x, 2)
-    with pytest.raises(ValueError, match=rf"{pool.__name__}: .*\(5, 3\).*\(5, 4\)"):
-        pool(x, (5, 3))
+    with pytest.raises(ValueError, match=r"adaptive_max_pool2d: .*\(2, 2\).*\(5, 4\).*uneven bins"):
+        F.adaptive_max_pool2d(x, 2)
+    with pytest.raises(ValueError, match=r"adaptive_max_pool2d: .*\(5, 3\).*\(5, 4\)"):
+        F.adaptive_max_pool2d(x, (5, 3))
+
+
+def test_adaptive_avg_pool_over_uneven_bins_is_torchs() -> None:
+    x = Tensor(np.sin(np.arange(2 * 3 * 5 * 3, dtype=np.float64)).reshape(2, 3, 5, 3), requires_grad=True)
+    out = F.adaptive_avg_pool2d(x, (3, 7))  # 5 rows into 3 overlapping bins, 3 columns into 7
+    assert out.shape == (2, 3, 3, 7) and out.dtype == np.float64
+    # torch 2.13: F.adaptive_avg_pool2d(x, (3, 7)), then backward of the weighting cos(arange)
+    np.testing.assert_allclose(out.detach().numpy()[0, 0, 0], [
+        0.0705600040299336, 0.0705600040299336, 0.056447124389958886, 0.04233424474998415,
+        0.00876041041562789, -0.024813423918728372, -0.024813423918728372], rtol=1e-12)
+    np.testing.assert_allclose(out.detach().numpy()[1, 2, 1], [
+        0.20576026059545785, 0.20576026059545785, 0.05172021259389389, -0.10231983540767009,
+        -0.20932369100837667, -0.3163275466090832, -0.3163275466090832], rtol=1e-12)
+    out.backward(np.cos(np.arange(2 * 3 * 3 * 7, dtype=np.float64)).reshape(2, 3, 3, 7))
+    np.testing.assert_allclose(x.grad.numpy()[0, 0, :2], [
+        [0.6661144437972842, -0.7624438626529113, 0.4585053308408931],
+        [0.7170601403280684, -1.1932517996611665, 1.0430098605664644]], rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy()[1, 2, 4], [
+        0.8591602433327806, -0.6675416744989924, 0.12547692710032293], rtol=1e-12)
+    small = F.adaptive_avg_pool2d(Tensor(np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2)), 7)
+    assert small.dtype == np.float32  # torchvision's VGG on 32x32 images: 1x1 (here 2x2) to 7x7
+    np.testing.assert_array_equal(small.numpy()[0, 1, 2:4], [  # torch 2.13
+        [4.0, 4.0, 4.0, 4.5, 5.0, 5.0, 5.0], [5.0, 5.0, 5.0, 5.5, 6.0, 6.0, 6.0]])
+
+
+@given(data=st.data())
+def test_adaptive_avg_pool_over_any_bins_gradchecks(data: st.DataObject) -> None:
+    height, width = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 6))
+    out_h, out_w = data.draw(st.integers(1, 8)), data.draw(st.integers(1, 8))
+    rng = generator(data)
+    x = leaf(rng.standard_normal((2, 2, height, width)))
+    out = F.adaptive_avg_pool2d(x, (out_h, out_w))
+    # each output is the mean of its bin: torch's floor(i·H/out) .. ceil((i+1)·H/out)
+    i, j = rng.integers(out_h), rng.integers(out_w)
+    rows = slice(i * height // out_h, -(-(i + 1) * height // out_h))
+    cols = slice(j * width // out_w, -(-(j + 1) * width // out_w))
+    np.testing.assert_allclose(
+        out.detach().numpy()[:, :, i, j], x.detach().numpy()[:, :, rows, cols].mean(axis=(2, 3))
+    )
+    check(lambda x: F.adaptive_avg_pool2d(x, (out_h, out_w)) * 2, x, rng=rng)
+    check(lambda x: F.adaptive_avg_pool2d(x * x, (out_h, out_w)), x, rng=rng)  # x used twice
 
 
 # --------------------------------------------------------------------------------------------------

@@ -748,41 +748,60 @@ def avg_pool2d(
     return AvgPool2d.apply(_tensor(x), kernel=kernel, stride=stride_pair, padding=padding_pair)
 
 
-def _adaptive_kernel(name: str, x: Tensor, output_size: Any) -> tuple[int, int] | None:
-    """The window that maps x's (H, W) onto `output_size`; None for global pooling to 1×1."""
+def _adaptive_sizes(name: str, x: Tensor, output_size: Any) -> tuple[int, int]:
+    """The output (height, width) that `output_size` asks for (None keeps that input size)."""
     _check_4d(name, x.shape)
-    height, width = x.shape[2:]
     out_h, out_w = (
         (output_size, output_size) if isinstance(output_size, (int, np.integer)) else output_size
     )
-    out_h = height if out_h is None else int(out_h)
-    out_w = width if out_w is None else int(out_w)
+    out_h = x.shape[2] if out_h is None else int(out_h)
+    out_w = x.shape[3] if out_w is None else int(out_w)
     if out_h <= 0 or out_w <= 0:
         raise ValueError(f"{name}: output_size must be positive, got {output_size!r}")
-    if height % out_h or width % out_w:
-        raise ValueError(
-            f"{name}: output size ({out_h}, {out_w}) must divide the input size ({height}, {width}) "
-            f"(input shape {tuple(x.shape)}); other sizes are not supported"
-        )
-    return (height // out_h, width // out_w)
+    return out_h, out_w
+
+
+def _bin_averages(size: int, out: int, xp: Any, dtype: Any) -> Array:
+    """(out, size) matrix whose row i averages torch's bin i of `size` values: the values from
+    floor(i·size/out) to ceil((i+1)·size/out); bins overlap or repeat values when out > size."""
+    i = np.arange(out)
+    start, stop = (i * size) // out, -((-(i + 1) * size) // out)
+    k = np.arange(size)
+    inside = (k >= start[:, None]) & (k < stop[:, None])
+    return xp.asarray(inside / (stop - start)[:, None], dtype=dtype)
 
 
 def adaptive_avg_pool2d(x: Tensor | Array, output_size: int | tuple[int, int]) -> Tensor:
-    """Average-pool x (N, C, H, W) to (N, C, *output_size); output_size must divide (H, W).
+    """Average-pool x (N, C, H, W) to (N, C, *output_size) over torch's bins.
 
-    `output_size=1` is global average pooling (one mean per channel).
+    `output_size=1` is global average pooling (one mean per channel). An output size that divides
+    the input is an ordinary average pool; any other (7×7 from 1×1 in torchvision's VGG on small
+    images) is the product P_h · x · P_wᵀ with the bins' averaging matrices (`_bin_averages`),
+    so its gradient is that of two matmuls.
     """
     x = _tensor(x)
-    kernel = _adaptive_kernel("adaptive_avg_pool2d", x, output_size)
-    if kernel == tuple(x.shape[2:]):
+    (height, width), (out_h, out_w) = x.shape[2:], _adaptive_sizes("adaptive_avg_pool2d", x, output_size)
+    if (out_h, out_w) == (1, 1):
         return x.mean(axis=(2, 3), keepdims=True)
-    return avg_pool2d(x, kernel)
+    if height % out_h == 0 and width % out_w == 0:
+        return avg_pool2d(x, (height // out_h, width // out_w))
+    xp = array_module(x._data)
+    rows = Tensor._wrap(_bin_averages(height, out_h, xp, x.dtype))
+    columns = Tensor._wrap(_bin_averages(width, out_w, xp, x.dtype).T)
+    return rows @ x @ columns
 
 
 def adaptive_max_pool2d(x: Tensor | Array, output_size: int | tuple[int, int]) -> Tensor:
     """Max-pool x (N, C, H, W) to (N, C, *output_size); output_size must divide (H, W)."""
     x = _tensor(x)
-    return max_pool2d(x, _adaptive_kernel("adaptive_max_pool2d", x, output_size))
+    (height, width), (out_h, out_w) = x.shape[2:], _adaptive_sizes("adaptive_max_pool2d", x, output_size)
+    if height % out_h or width % out_w:
+        raise ValueError(
+            f"adaptive_max_pool2d: output size ({out_h}, {out_w}) must divide the input size "
+            f"({height}, {width}) (input shape {tuple(x.shape)}); torch's uneven bins are "
+            "supported by adaptive_avg_pool2d only"
+        )
+    return max_pool2d(x, (height // out_h, width // out_w))
 
 
 def _tensor(x: Any) -> Tensor:

@@ -8,8 +8,10 @@
 - `datasets`: CIFAR10, MNIST, FashionMNIST (downloaded with checksums into a cache, read safely).
 - `transforms`: per-image ToTensor, Normalize, Compose, Lambda, flips, crops and padding.
 - `utils`: make_grid and save_image.
+- `models`: the VGG and ResNet (ResNeXt, wide ResNet) constructors, untrained (`weights=None`).
+- `io`: read_image, decode_image, write_png and the other image file functions (Pillow inside).
 """
 
-from tinygrad_be.vision import datasets, transforms, utils
+from tinygrad_be.vision import datasets, io, models, transforms, utils
 
-__all__ = ["datasets", "transforms", "utils"]
+__all__ = ["datasets", "io", "models", "transforms", "utils"]
