@@ -20,9 +20,10 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
+import fake_cupy
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import tinygrad_be.conv
@@ -375,6 +376,423 @@ def test_max_pool_propagates_nan_like_torch_and_tensor_max() -> None:
         assert np.isnan(F.max_pool2d(Tensor(np.array(x)[None, None]), 2).item()), x
 
 
+# --------------------------------------------------------------------------------------------------
+# Pooling: dilation, ceil_mode, return_indices, count_include_pad, divisor_override
+def torch_pool_size(
+    size: int, kernel: int, stride: int, padding: int, dilation: int, ceil: bool
+) -> int:
+    """torch's pooling output length: floor or ceil of the strides; in ceil mode the last window
+    must start inside the input or its top/left padding."""
+    out = (size + 2 * padding - dilation * (kernel - 1) - 1 + (stride - 1 if ceil else 0)) // stride
+    out += 1
+    if ceil and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def torch_pool_reference(
+    x: np.ndarray,
+    kind: str,
+    kernel: Pair,
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair = (1, 1),
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """torch's CPU kernels, one output pixel at a time: (values, flat indices of the maxima) for
+    max, (values, None) for avg. Max looks at the taps inside the input only (first maximum in
+    row-major order; no NaN here); avg sums the input pixels of the window and divides by the
+    window's size clipped to the padded input, or its input pixels, or the override."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    n, c, h, w = x.shape
+    ho = torch_pool_size(h, kh, sh, ph, dh, ceil_mode)
+    wo = torch_pool_size(w, kw, sw, pw, dw, ceil_mode)
+    out, indices = np.zeros((n, c, ho, wo)), np.zeros((n, c, ho, wo), dtype=np.int64)
+    for y in range(ho):
+        for z in range(wo):
+            top, left = y * sh - ph, z * sw - pw
+            if kind == "max":
+                taps = [
+                    (top + i * dh, left + j * dw)
+                    for i in range(kh)
+                    for j in range(kw)
+                    if 0 <= top + i * dh < h and 0 <= left + j * dw < w
+                ]
+                values = np.stack([x[:, :, r, q] for r, q in taps], axis=-1)
+                first = values.argmax(axis=-1)
+                out[:, :, y, z] = values.max(axis=-1)
+                indices[:, :, y, z] = np.array([r * w + q for r, q in taps])[first]
+            else:
+                bottom, right = min(top + kh, h + ph), min(left + kw, w + pw)
+                inside = x[:, :, max(top, 0) : min(bottom, h), max(left, 0) : min(right, w)]
+                divisor = (bottom - top) * (right - left)
+                if not count_include_pad:
+                    divisor = inside.shape[2] * inside.shape[3]
+                if divisor_override is not None:
+                    divisor = divisor_override
+                out[:, :, y, z] = inside.sum(axis=(2, 3)) / divisor
+    return out, indices if kind == "max" else None
+
+
+def hollow(size: int, kernel: int, stride: int, padding: int, dilation: int, out: int) -> bool:
+    """Whether a dilated window skips over the whole input (all its taps on padding): torch gives
+    it -inf and an index outside the window, and its backward writes out of bounds."""
+    return any(
+        not any(0 <= y * stride - padding + t * dilation < size for t in range(kernel))
+        for y in range(out)
+    )
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@given(data=st.data())
+def test_pool_options_values_and_gradients(kind: str, data: st.DataObject) -> None:
+    """dilation, ceil_mode (kernels up to stride - 1 longer than the padded input: ceil mode
+    still gives them a window), return_indices, count_include_pad and divisor_override against
+    `torch_pool_reference`, and the gradient against finite differences."""
+    n, c = data.draw(st.integers(1, 2), label="N"), data.draw(st.integers(1, 2), label="C")
+    kernel = (data.draw(st.integers(1, 3), label="kh"), data.draw(st.integers(1, 3), label="kw"))
+    stride = (data.draw(st.integers(1, 3), label="sh"), data.draw(st.integers(1, 3), label="sw"))
+    padding = tuple(data.draw(st.integers(0, k // 2), label="padding") for k in kernel)
+    dilation = (1, 1)
+    if kind == "max":
+        dilation = tuple(data.draw(st.integers(1, 3), label="dilation") for _ in range(2))
+    ceil_mode = data.draw(st.booleans(), label="ceil_mode")
+    sizes = []
+    for k, s, p, d in zip(kernel, stride, padding, dilation, strict=True):
+        least = d * (k - 1) + 1 - 2 * p - (s - 1 if ceil_mode else 0)  # one window at least
+        sizes.append(data.draw(st.integers(max(1, least), max(1, least) + 4), label="size"))
+    h, w = sizes
+    rng = generator(data)
+    x = distinct((n, c, h, w), rng)  # away from max-pool's ties
+    options = dict(stride=stride, padding=padding, ceil_mode=ceil_mode)
+    if kind == "max":
+        return_indices = data.draw(st.booleans(), label="return_indices")
+        options |= dict(dilation=dilation, return_indices=return_indices)
+        reference_options: dict[str, Any] = dict(dilation=dilation)
+        pool: Callable[..., Any] = F.max_pool2d
+    else:
+        return_indices = False
+        count_include_pad = data.draw(st.booleans(), label="count_include_pad")
+        divisor_override = data.draw(st.sampled_from([None, None, 1, 3, -2]), label="divisor")
+        reference_options = dict(
+            count_include_pad=count_include_pad, divisor_override=divisor_override
+        )
+        options |= reference_options
+        pool = F.avg_pool2d
+    for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation, strict=True):
+        assume(not hollow(size, k, s, p, d, torch_pool_size(size, k, s, p, d, ceil_mode)))
+    expected, expected_indices = torch_pool_reference(
+        x, kind, kernel, stride, padding, ceil_mode=ceil_mode, **reference_options
+    )
+
+    def fn(x: Tensor) -> Tensor:
+        out = pool(x, kernel, **options)
+        return out[0] if return_indices else out
+
+    result = pool(Tensor(x), kernel, **options)
+    if return_indices:
+        result, indices = result
+        assert indices.dtype == np.int64 and not indices.requires_grad
+        np.testing.assert_array_equal(indices.numpy(), expected_indices)
+    np.testing.assert_allclose(result.detach().numpy(), expected, rtol=1e-12, atol=1e-12)
+    check(fn, leaf(x), rng=rng)
+
+
+def test_pool_options_match_torch() -> None:
+    """Values, indices and gradients of the new arguments, computed with torch 2.13 and pasted:
+    x = sin(arange(H·W)) as (1, 1, H, W), output weighting cos(arange(output size)); rounded to
+    8 decimals. Ceil mode keeps a last window that hangs over the end and drops one that would
+    start in the bottom/right padding (torch's rule)."""
+    cases = [
+        (  # ceil: the last windows hang over the end (floor mode: 2x2)
+            "max",
+            (5, 5),
+            dict(kernel_size=2, ceil_mode=True),
+            [
+                [0.84147098, 0.98935825, 0.41211849],
+                [0.65028784, 0.42016704, 0.99060736],
+                [0.91294525, -0.00885131, -0.90557836],
+            ],
+            [
+                [1, 8, 9],
+                [15, 13, 14],
+                [20, 22, 24],
+            ],
+            [
+                [0.0, 1.0, 0.0, 0.0, 0.0],
+                [0.0, 0.0, 0.0, 0.54030231, -0.41614684],
+                [0.0, 0.0, 0.0, -0.65364362, 0.28366219],
+                [-0.9899925, 0.0, 0.0, 0.0, 0.0],
+                [0.96017029, 0.0, 0.75390225, 0.0, -0.14550003],
+            ],
+        ),
+        (  # ceil: the 4th row of windows would start in the padding: dropped
+            "max",
+            (5, 6),
+            dict(kernel_size=2, padding=1, ceil_mode=True),
+            [
+                [0.0, 0.90929743, 0.14112001, -0.95892427],
+                [-0.2794155, 0.99060736, 0.65028784, -0.96139749],
+                [-0.75098725, 0.91294525, 0.95637593, -0.66363388],
+            ],
+            [
+                [0, 2, 3, 5],
+                [6, 14, 15, 17],
+                [18, 20, 27, 29],
+            ],
+            [
+                [1.0, 0.0, 0.54030231, -0.41614684, 0.0, -0.9899925],
+                [-0.65364362, 0.0, 0.0, 0.0, 0.0, 0.0],
+                [0.0, 0.0, 0.28366219, 0.96017029, 0.0, 0.75390225],
+                [-0.14550003, 0.0, -0.91113026, 0.0, 0.0, 0.0],
+                [0.0, 0.0, 0.0, -0.83907153, 0.0, 0.0044257],
+            ],
+        ),
+        (  # dilation with padding
+            "max",
+            (5, 6),
+            dict(kernel_size=3, stride=1, padding=1, dilation=2),
+            [
+                [0.83665564, 0.98935825, 0.83665564, 0.98935825],
+                [0.95637593, 0.99060736, 0.95637593, 0.99060736],
+                [0.83665564, 0.98935825, 0.83665564, 0.98935825],
+            ],
+            [
+                [21, 8, 21, 8],
+                [27, 14, 27, 14],
+                [21, 8, 21, 8],
+            ],
+            [
+                [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                [0.0, 0.0, -1.35639475, 0.0, 0.0, 0.0],
+                [0.0, 0.0, 1.03756444, 0.0, 0.0, 0.0],
+                [0.0, 0.0, 0.0, -0.4007184, 0.0, 0.0],
+                [0.0, 0.0, 0.0, 0.30652667, 0.0, 0.0],
+            ],
+        ),
+        (  # non-square dilation, ceil (floor mode: 3x4)
+            "max",
+            (6, 7),
+            dict(kernel_size=(2, 3), stride=2, padding=1, dilation=(2, 1), ceil_mode=True),
+            [
+                [0.98935825, 0.98935825, -0.53657292, 0.42016704],
+                [0.98935825, 0.98935825, 0.76255845, 0.95637593],
+                [0.83665564, 0.29636858, 0.96379539, 0.95637593],
+                [-0.42818267, 0.29636858, 0.96379539, 0.74511316],
+            ],
+            [
+                [8, 8, 12, 13],
+                [8, 8, 26, 27],
+                [21, 38, 39, 27],
+                [35, 38, 39, 40],
+            ],
+            [
+                [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                [0.0, 1.17032087, 0.0, 0.0, 0.0, -0.41614684, -0.9899925],
+                [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                [-0.14550003, 0.0, 0.0, 0.0, 0.0, 0.96017029, 0.75832795],
+                [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                [0.84385396, 0.0, 0.0, -0.00368348, -0.70233431, -0.75968791, 0.0],
+            ],
+        ),
+        (  # ceil: a hanging window's divisor stops at the padded input (floor mode: 3x3)
+            "avg",
+            (6, 6),
+            dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+            [
+                [0.13544912, 0.43892797, -0.30072218, -0.32648575],
+                [-0.03777165, 0.66877818, -0.1943691, -0.46793468],
+                [-0.33678994, 0.51481796, 0.18289374, -0.32300616],
+                [-0.23201154, 0.19121682, 0.18346865, -0.10704567],
+            ],
+            None,
+            [
+                [0.11111111, 0.1711447, 0.06003359, 0.01379505, -0.04623854, -0.21123729],
+                [0.03848404, 0.13003565, 0.09155161, 0.15199866, 0.06044705, 0.02109868],
+                [-0.07262707, -0.04110905, 0.03151802, 0.13820361, 0.10668559, 0.23233596],
+                [-0.08879374, -0.15851241, -0.06971868, -0.05626326, 0.01345542, 0.13984341],
+                [-0.01616667, -0.11740337, -0.1012367, -0.19446687, -0.09323017, -0.09249255],
+                [0.12447566, 0.17448009, 0.05000443, -0.0204362, -0.07044063, -0.259625],
+            ],
+        ),
+        (  # ceil, count_include_pad=False
+            "avg",
+            (6, 6),
+            dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+            [
+                [0.30476052, 0.65839196, -0.45108327, -0.97945724],
+                [-0.05665747, 0.66877818, -0.1943691, -0.93586937],
+                [-0.5051849, 0.51481796, 0.18289374, -0.64601232],
+                [-0.69603463, 0.38243363, 0.36693729, -0.42818267],
+            ],
+            None,
+            [
+                [0.25, 0.34005038, 0.09005038, 0.02069258, -0.06935781, -0.56435405],
+                [0.1410594, 0.2626278, 0.1215684, 0.15889619, 0.03732778, -0.20636772],
+                [-0.1089406, -0.07742258, 0.03151802, 0.13820361, 0.10668559, 0.35798634],
+                [-0.13319061, -0.20290928, -0.06971868, -0.05626326, 0.01345542, 0.2662314],
+                [-0.02425001, -0.1254867, -0.1012367, -0.19446687, -0.09323017, -0.09175494],
+                [0.39767697, 0.59892254, 0.20124556, 0.15359447, -0.0476511, -0.80586378],
+            ],
+        ),
+        (  # count_include_pad=False
+            "avg",
+            (4, 5),
+            dict(kernel_size=2, padding=1, count_include_pad=False),
+            [
+                [0.0, 0.87538421, -0.30784124],
+                [-0.75147269, -0.28974801, 0.70306278],
+                [0.65028784, -0.6246504, -0.30055502],
+            ],
+            None,
+            [
+                [1.0, 0.27015115, 0.27015115, -0.20807342, -0.20807342],
+                [-0.49499625, -0.16341091, -0.16341091, 0.07091555, 0.07091555],
+                [-0.49499625, -0.16341091, -0.16341091, 0.07091555, 0.07091555],
+                [0.96017029, 0.37695113, 0.37695113, -0.07275002, -0.07275002],
+            ],
+        ),
+        (  # ceil: the 4th row of windows would start in the padding: dropped
+            "avg",
+            (5, 6),
+            dict(kernel_size=2, padding=1, ceil_mode=True),
+            [
+                [0.0, 0.4376921, -0.15392062, -0.23973107],
+                [-0.2039971, 0.76427981, 0.05762047, -0.49034692],
+                [-0.4141414, 0.42325729, 0.51377151, -0.37746357],
+            ],
+            None,
+            [
+                [0.25, 0.13507558, 0.13507558, -0.10403671, -0.10403671, -0.24749812],
+                [-0.16341091, 0.07091555, 0.07091555, 0.24004257, 0.24004257, 0.18847556],
+                [-0.16341091, 0.07091555, 0.07091555, 0.24004257, 0.24004257, 0.18847556],
+                [-0.03637501, -0.22778257, -0.22778257, -0.20976788, -0.20976788, 0.00110642],
+                [-0.03637501, -0.22778257, -0.22778257, -0.20976788, -0.20976788, 0.00110642],
+            ],
+        ),
+        (  # divisor_override, even for hanging windows (floor mode: 3x3)
+            "avg",
+            (6, 5),
+            dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, divisor_override=3),
+            [
+                [-0.1322896, 1.08627259, 0.26193141],
+                [-0.80665552, -0.5832516, 0.73704703],
+                [0.91406404, -0.00962132, -0.9152123],
+                [0.2100689, 0.66328006, -0.13090937],
+            ],
+            None,
+            [
+                [0.33333333, 0.5134341, 0.18010077, 0.04138516, -0.13871561],
+                [0.00333583, -0.0344446, -0.03778044, -0.08194199, -0.04416155],
+                [-0.3299975, -0.54787871, -0.21788121, -0.12332715, 0.09455406],
+                [-0.00994074, 0.02347881, 0.03341954, 0.0794736, 0.04605405],
+                [0.32005676, 0.57135751, 0.25130075, 0.20280074, -0.04850001],
+                [0.01634667, -0.01204308, -0.02838976, -0.07541454, -0.04702478],
+            ],
+        ),
+    ]
+    for kind, (h, w), options, expected, expected_indices, expected_grad in cases:
+        x = leaf(np.sin(np.arange(h * w, dtype=np.float64)).reshape(1, 1, h, w))
+        if kind == "max":
+            out, indices = F.max_pool2d(x, **options, return_indices=True)
+            np.testing.assert_array_equal(indices.numpy()[0, 0], expected_indices)
+        else:
+            out = F.avg_pool2d(x, **options)
+        np.testing.assert_allclose(out.detach().numpy()[0, 0], expected, atol=1e-8, err_msg=kind)
+        out.backward(np.cos(np.arange(out.numel(), dtype=np.float64)).reshape(out.shape))
+        np.testing.assert_allclose(x.grad[0, 0], expected_grad, atol=1e-8, err_msg=str(options))
+        if kind == "max":  # without indices: the same values, the same gradient
+            x.grad = None
+            out = F.max_pool2d(x, **options)
+            np.testing.assert_allclose(out.detach().numpy()[0, 0], expected, atol=1e-8)
+            out.backward(np.cos(np.arange(out.numel(), dtype=np.float64)).reshape(out.shape))
+            np.testing.assert_allclose(x.grad[0, 0], expected_grad, atol=1e-8)
+
+
+def test_max_pool_indices_follow_torchs_rule() -> None:
+    """return_indices at ties, windows of -inf and NaN, as torch 2.13 (grad_output 1, 2, 3, ...):
+    the first maximum in row-major order; a window whose input pixels are all -inf takes its first
+    tap inside the input (never the padding); a NaN takes over from anything, a later NaN from an
+    earlier one. The gradient goes where the indices say."""
+    inf, nan = np.inf, np.nan
+    cases = [
+        (
+            [[1, 1, 0, 2], [1, 0, 2, 2], [3, 0, 5, 5], [0, 3, 5, 5]],
+            dict(kernel_size=2),
+            [[0, 3], [8, 10]],
+            [[1, 0, 0, 2], [0, 0, 0, 0], [3, 0, 4, 0], [0, 0, 0, 0]],
+        ),
+        (  # overlapping windows share a first maximum
+            [[2, 2, 1, 2], [2, 0, 2, 1], [1, 2, 2, 0], [2, 1, 0, 2]],
+            dict(kernel_size=3, stride=1, padding=1),
+            [[0, 0, 1, 3], [0, 0, 1, 3], [4, 4, 6, 6], [9, 9, 9, 10]],
+            [[14, 10, 0, 12], [19, 0, 23, 0], [0, 42, 16, 0], [0, 0, 0, 0]],
+        ),
+        (  # all -inf, padding around: never the padding
+            [[-inf, -inf], [-inf, -inf]],
+            dict(kernel_size=2, stride=1, padding=1),
+            [[0, 0, 1], [0, 0, 1], [2, 2, 3]],
+            [[12, 9], [15, 9]],
+        ),
+        (  # a dilated window whose only tap inside the input is -inf
+            [[-inf, 1, -inf], [-inf, -inf, -inf], [2, -inf, -inf]],
+            dict(kernel_size=3, stride=2, padding=1, dilation=2, ceil_mode=True),
+            [[4]],
+            [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
+        ),
+        (  # NaN: the last one in the window
+            [[1, nan, 3], [nan, 0, 4]],
+            dict(kernel_size=2, stride=1),
+            [[3, 1]],
+            [[0, 2, 0], [1, 0, 0]],
+        ),
+    ]
+    for x, options, expected_indices, expected_grad in cases:
+        for dtype in (np.float64, np.float32):
+            xt = leaf(np.array(x, dtype)[None, None])
+            out, indices = F.max_pool2d(xt, **options, return_indices=True)
+            assert out.dtype == dtype and indices.dtype == np.int64
+            np.testing.assert_array_equal(indices.numpy()[0, 0], expected_indices)
+            out.backward(np.arange(1, out.numel() + 1, dtype=dtype).reshape(out.shape))
+            np.testing.assert_array_equal(xt.grad[0, 0], expected_grad)
+
+
+def test_pool_options_keep_float32_and_work_on_the_fake_gpu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """float32 stays float32 (indices int64), and the new paths compute with the input's array
+    library: on the fake CuPy of the tests (strict as CuPy about numpy) as on the CPU."""
+    x = np.random.default_rng(1).standard_normal((2, 3, 7, 6)).astype(np.float32)
+    calls = [
+        lambda x: F.max_pool2d(x, 3, 2, 1, dilation=2, ceil_mode=True, return_indices=True),
+        lambda x: F.max_pool2d(x, (2, 3), 2, (1, 0), ceil_mode=True),
+        lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True),
+        lambda x: F.avg_pool2d(x, 2, 2, 1, count_include_pad=False),
+        lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, divisor_override=4),
+    ]
+
+    def run(call: Callable[[Tensor], Any], device: str) -> list[np.ndarray]:
+        xt = tinygrad_be.tensor(x, device=device, requires_grad=True)
+        result = call(xt)
+        out, indices = result if isinstance(result, tuple) else (result, None)
+        assert out.dtype == np.float32 and out.device.type == device
+        out.backward(tinygrad_be.ones(*out.shape, dtype=np.float32, device=device))
+        assert xt.grad.dtype == np.float32 and xt.grad.device.type == device
+        arrays = [out.cpu().detach().numpy(), xt.grad.cpu().numpy()]
+        if indices is not None:
+            assert indices.dtype == np.int64 and indices.device.type == device
+            arrays.append(indices.cpu().numpy())
+        return arrays
+
+    on_cpu = [run(call, "cpu") for call in calls]
+    fake_cupy.install(monkeypatch)
+    for call, expected in zip(calls, on_cpu, strict=True):
+        for array, wanted in zip(run(call, "cuda"), expected, strict=True):
+            np.testing.assert_array_equal(array, wanted)
+
+
 @pytest.mark.parametrize("kind", ["avg", "max"])
 @given(data=st.data())
 def test_adaptive_pools_with_sizes_that_divide_the_input(kind: str, data: st.DataObject) -> None:
@@ -669,6 +1087,69 @@ def test_conv2d_bad_input(call: Callable, message: str) -> None:
 def test_pool_bad_input(pool: Callable, shape: tuple, options: dict, message: str) -> None:
     with pytest.raises(ValueError, match=f"{pool.__name__}: {message}"):
         pool(Tensor(np.zeros(shape)), **options)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda x: F.max_pool2d(x, 2, dilation=0),
+            ValueError,
+            r"max_pool2d: dilation must be positive, got \(0, 0\).*\(2, 3, 5, 5\)",
+        ),
+        (
+            lambda x: F.max_pool2d(x, 2, dilation=(1, -1), ceil_mode=True),
+            ValueError,
+            r"max_pool2d: dilation must be positive, got \(1, -1\)",
+        ),
+        (  # torch's rule: half the kernel size, not of its dilated span
+            lambda x: F.max_pool2d(x, 3, padding=2, dilation=2),
+            ValueError,
+            r"max_pool2d: padding \(2, 2\) must be at most half the kernel size \(3, 3\) "
+            r"\(whatever the dilation \(2, 2\), as torch\) \(input \(2, 3, 5, 5\)\)",
+        ),
+        (
+            lambda x: F.max_pool2d(x, 3, dilation=3),
+            ValueError,
+            r"max_pool2d: kernel \(3, 3\) with dilation \(3, 3\) \(spanning \(7, 7\)\) is larger "
+            r"than the padded input \(5, 5\)",
+        ),
+        (  # ceil mode gives a window to a kernel up to stride - 1 longer than the input, no more
+            lambda x: F.avg_pool2d(x, (3, 8), stride=(1, 3), ceil_mode=True),
+            ValueError,
+            r"avg_pool2d: kernel \(3, 8\) \(dilation \(1, 1\), stride \(1, 3\)\) leaves no window "
+            r"over the padded input \(5, 5\) even in ceil mode \(input shape \(2, 3, 5, 5\)",
+        ),
+        (
+            lambda x: F.max_pool2d(x, 2, stride=(0, 1), ceil_mode=True),
+            ValueError,
+            r"max_pool2d: stride must be positive, got \(0, 1\)",
+        ),
+        (
+            lambda x: F.avg_pool2d(x, 2, padding=(0, -1), ceil_mode=True),
+            ValueError,
+            r"avg_pool2d: padding must be >= 0, got \(0, -1\)",
+        ),
+        (
+            lambda x: F.avg_pool2d(x, 2, divisor_override=0),
+            ValueError,
+            "avg_pool2d: divisor_override must not be zero",
+        ),
+        (
+            lambda x: F.avg_pool2d(x, 2, divisor_override=2.5),
+            TypeError,
+            "avg_pool2d: divisor_override must be an int or None, got 2.5",
+        ),
+        (
+            lambda x: F.max_pool2d(x, 2, dilation=(1, 2, 3)),
+            ValueError,
+            r"max_pool2d: dilation must be an int or a pair of ints, got \(1, 2, 3\)",
+        ),
+    ],
+)
+def test_pool_options_bad_input(call: Callable, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        call(Tensor(np.zeros((2, 3, 5, 5))))
 
 
 @pytest.mark.parametrize("pool", [F.adaptive_avg_pool2d, F.adaptive_max_pool2d])

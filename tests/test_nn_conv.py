@@ -103,8 +103,9 @@ def test_conv2d_refuses_bad_arguments() -> None:
 
 
 def test_reprs_are_torchs() -> None:
-    """As printed by torch 2.13 (our pools have no dilation/ceil_mode arguments, batch norm no
-    `bias=` argument, so those parts are left out)."""
+    """As printed by torch 2.13 (batch norm has no `bias=` argument here, so that part is left
+    out). MaxPool2d always shows dilation and ceil_mode, never return_indices; AvgPool2d shows
+    kernel_size, stride and padding only, whatever its other arguments."""
     model = nn.Sequential(
         nn.Conv2d(3, 8, (3, 5), stride=2, padding=1, bias=False),
         nn.BatchNorm2d(8),
@@ -112,6 +113,9 @@ def test_reprs_are_torchs() -> None:
         nn.AvgPool2d(3, stride=2),
         nn.AdaptiveAvgPool2d(1),
         nn.AdaptiveMaxPool2d((2, 2)),
+        nn.MaxPool2d(2),
+        nn.MaxPool2d((2, 3), (1, 2), (1, 0), (2, 1), return_indices=True, ceil_mode=True),
+        nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False, divisor_override=5),
     )
     assert repr(model) == (
         "Sequential(\n"
@@ -121,6 +125,10 @@ def test_reprs_are_torchs() -> None:
         "  (3): AvgPool2d(kernel_size=3, stride=2, padding=0)\n"
         "  (4): AdaptiveAvgPool2d(output_size=1)\n"
         "  (5): AdaptiveMaxPool2d(output_size=(2, 2))\n"
+        "  (6): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)\n"
+        "  (7): MaxPool2d(kernel_size=(2, 3), stride=(1, 2), padding=(1, 0), dilation=(2, 1), "
+        "ceil_mode=True)\n"
+        "  (8): AvgPool2d(kernel_size=3, stride=2, padding=1)\n"
         ")"
     )
 
@@ -226,7 +234,19 @@ def test_pool_modules_are_the_functions() -> None:
     cases = [
         (nn.MaxPool2d(2), F.max_pool2d(Tensor(x), 2)),
         (nn.MaxPool2d(3, stride=1, padding=1), F.max_pool2d(Tensor(x), 3, 1, 1)),
+        (  # torch's order: return_indices before ceil_mode (F.max_pool2d has them the other way)
+            nn.MaxPool2d(3, 2, 1, 2, False, True),
+            F.max_pool2d(Tensor(x), 3, 2, 1, dilation=2, ceil_mode=True),
+        ),
         (nn.AvgPool2d((2, 3)), F.avg_pool2d(Tensor(x), (2, 3))),
+        (
+            nn.AvgPool2d(3, 2, 1, True, False, None),
+            F.avg_pool2d(Tensor(x), 3, 2, 1, ceil_mode=True, count_include_pad=False),
+        ),
+        (
+            nn.AvgPool2d(2, 1, 1, divisor_override=3),
+            F.avg_pool2d(Tensor(x), 2, 1, 1, divisor_override=3),
+        ),
         (nn.AdaptiveAvgPool2d(1), F.adaptive_avg_pool2d(Tensor(x), 1)),
         (nn.AdaptiveMaxPool2d((3, 2)), F.adaptive_max_pool2d(Tensor(x), (3, 2))),
     ]
@@ -235,6 +255,16 @@ def test_pool_modules_are_the_functions() -> None:
         np.testing.assert_array_equal(
             module(x).detach().numpy(), expected.detach().numpy(), err_msg=repr(module)
         )
+
+
+def test_max_pool_module_returns_indices_as_torch() -> None:
+    """nn.MaxPool2d(..., return_indices=True) returns (output, indices) as F.max_pool2d."""
+    x = np.random.default_rng(3).standard_normal((2, 3, 5, 5))
+    out, indices = nn.MaxPool2d(2, ceil_mode=True, return_indices=True)(Tensor(x))
+    expected, expected_indices = F.max_pool2d(Tensor(x), 2, ceil_mode=True, return_indices=True)
+    assert out.shape == (2, 3, 3, 3) and indices.dtype == np.int64
+    np.testing.assert_array_equal(out.detach().numpy(), expected.detach().numpy())
+    np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
 
 
 # --------------------------------------------------------------------------------------------------

@@ -38,7 +38,10 @@ Every op computes with its input's array library (`xp`: numpy, or CuPy on a GPU;
 
 Pooling slides a window over each channel. Both kinds loop over the kh·kw offsets *inside* the
 window (4 for 2×2), each step one vectorised operation on a strided slice of the whole batch; never
-a loop over windows, pixels or samples.
+a loop over windows, pixels or samples. torch's other pooling arguments keep that shape: dilation
+moves the slices' starts, ceil mode pads the input's end further (-inf or zeros) so that the last
+windows' slices exist, a mean's divisor that differs between windows is one (Ho, Wo) array, and
+max-pool's indices come from recording which offset each window took.
 """
 
 from __future__ import annotations
@@ -593,49 +596,85 @@ def conv2d(
 # --------------------------------------------------------------------------------------------------
 # Pooling
 class MaxPool2d(Function):
-    """Max over each window; the gradient goes to the window's first maximum (as torch)."""
+    """Max over each window; the gradient goes to the window's first maximum (as torch).
+
+    x (N, C, H, W) -> (N, C, Ho, Wo). Padding is -inf, so it never wins; in ceil mode the windows
+    hanging over the end see more of it (`_pool_input`). `dilation` spaces a window's taps apart.
+
+    With `indices` (a list: `return_indices=True`) the forward also records which offset each
+    window took, by torch's rule (`_take_maxima`), appends torch's flat indices of the maxima
+    (`_flat_indices`), and backward routes by that record, so the gradient goes where the indices
+    say. (Without it, backward finds the first tap equal to the maximum: the same tap, except
+    that a NaN maximum gets no gradient and a window of -inf may give its gradient to padding.)
+    """
 
     def forward(
         self,
         x: Array,
-        kernel: tuple[int, int],
-        stride: tuple[int, int],
-        padding: tuple[int, int],
+        kernel: Pair,
+        stride: Pair,
+        padding: Pair,
+        dilation: Pair = (1, 1),
+        ceil_mode: bool = False,
+        indices: list[Array] | None = None,
     ) -> Array:
         fill = -np.inf if np.issubdtype(x.dtype, np.floating) else np.iinfo(x.dtype).min
-        padded, out_hw = _pool_input("max_pool2d", x, kernel, stride, padding, fill)
-        windows = _offset_slices(padded, kernel, stride, out_hw)
+        padded, out_hw = _pool_input(
+            "max_pool2d", x, kernel, stride, padding, fill, dilation, ceil_mode
+        )
+        windows = _offset_slices(padded, kernel, stride, out_hw, dilation)
         xp = array_module(x)
         out = xp.empty(windows[0].shape, dtype=x.dtype)
+        self.winner = None  # (N, Ho, Wo, C): the offset each window took (only with `indices`)
+        if indices is None:
 
-        def pool(start: int, stop: int) -> None:
-            np.copyto(out[start:stop], windows[0][start:stop])
-            for window in windows[1:]:
-                np.maximum(out[start:stop], window[start:stop], out=out[start:stop])
+            def pool(start: int, stop: int) -> None:
+                np.copyto(out[start:stop], windows[0][start:stop])
+                for window in windows[1:]:
+                    np.maximum(out[start:stop], window[start:stop], out=out[start:stop])
 
-        over_batch(len(out), pool, padded.nbytes, host=xp is np)
+            over_batch(len(out), pool, padded.nbytes, host=xp is np)
+        else:
+            self.winner = _take_maxima(windows, out, padded.nbytes)
+            # A window of -inf (fill) only: torch takes its first tap inside the input, which
+            # is the first tap unless the window starts on padding.
+            empty = out == fill if any(padding) else None
+            if empty is not None and empty.any():
+                first = _first_taps_inside(out_hw, kernel, stride, padding, dilation)
+                first = xp.asarray(first, dtype=self.winner.dtype)[:, :, None]
+                np.copyto(self.winner, first, where=empty)
+            flat = _flat_indices(self.winner, x.shape, kernel, stride, padding, dilation)
+            indices.append(flat.transpose(0, 3, 1, 2))
         self.padded, self.out = padded, out
         self.kernel, self.stride, self.padding, self.out_hw = kernel, stride, padding, out_hw
-        self.input_shape = x.shape
+        self.dilation, self.input_shape = dilation, x.shape
         return out.transpose(0, 3, 1, 2)
 
     def backward(self, grad: Array) -> tuple[Array]:
         # Route each window's gradient to the first offset (row-major) holding its maximum:
-        # `unrouted` is still 1 where no earlier offset has taken the window.
+        # `unrouted` is still 1 where no earlier offset has taken the window. (With a record of
+        # the offsets taken, to the recorded one.)
         g = grad.transpose(0, 2, 3, 1)
         xp = array_module(grad)
         grad_padded = xp.zeros(self.padded.shape, dtype=grad.dtype)
-        overlapping = self.stride[0] < self.kernel[0] or self.stride[1] < self.kernel[1]
-        sources = _offset_slices(self.padded, self.kernel, self.stride, self.out_hw)
-        targets = _offset_slices(grad_padded, self.kernel, self.stride, self.out_hw)
+        (kh, kw), (dh, dw), winner = self.kernel, self.dilation, self.winner
+        spans = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+        # Windows closer than their span may share pixels (a dilated window may skip its
+        # neighbour's, but += is right either way).
+        overlapping = self.stride[0] < spans[0] or self.stride[1] < spans[1]
+        sources = _offset_slices(self.padded, self.kernel, self.stride, self.out_hw, self.dilation)
+        targets = _offset_slices(grad_padded, self.kernel, self.stride, self.out_hw, self.dilation)
 
         def route(start: int, stop: int) -> None:
             out, g_part = self.out[start:stop], g[start:stop]
-            unrouted = xp.ones(out.shape, dtype=bool)
-            for source, target in zip(sources, targets, strict=True):
-                hit = np.equal(source[start:stop], out)
-                hit &= unrouted
-                unrouted ^= hit
+            unrouted = xp.ones(out.shape, dtype=bool) if winner is None else None
+            for k, (source, target) in enumerate(zip(sources, targets, strict=True)):
+                if unrouted is None:
+                    hit = np.equal(winner[start:stop], k)
+                else:
+                    hit = np.equal(source[start:stop], out)
+                    hit &= unrouted
+                    unrouted ^= hit
                 if overlapping:  # windows share pixels: gradients add up
                     target[start:stop] += g_part * hit
                 else:
@@ -645,64 +684,222 @@ class MaxPool2d(Function):
         return (_crop(grad_padded, self.padding, self.input_shape),)
 
 
+def _take_maxima(windows: list[Array], out: Array, bytes_total: int) -> Array:
+    """Fill `out` with the maxima of the windows as torch's kernel finds them, tap by tap in
+    row-major order: a tap takes over when it is greater than the maximum so far, or NaN. Return
+    which offset each window took last, (N, Ho, Wo, C) small integers."""
+    xp = array_module(out)
+    winner = xp.zeros(out.shape, dtype=np.min_scalar_type(len(windows) - 1))
+    floating = np.issubdtype(out.dtype, np.floating)
+
+    def pool(start: int, stop: int) -> None:
+        best, taken_by = out[start:stop], winner[start:stop]
+        np.copyto(best, windows[0][start:stop])
+        for k, window in enumerate(windows[1:], 1):
+            tap = window[start:stop]
+            taken = np.greater(tap, best)
+            if floating:  # torch: a later NaN takes over from an earlier one
+                taken |= np.isnan(tap)
+            # Masked writes (copyto where=) crawl; these are the same: np.maximum keeps a NaN as
+            # torch's maximum does, and offsets only grow, so k·taken is the new winner or less.
+            np.maximum(best, tap, out=best)
+            np.maximum(taken_by, np.multiply(taken, k, dtype=taken_by.dtype), out=taken_by)
+
+    over_batch(len(out), pool, bytes_total, host=xp is np)
+    return winner
+
+
+def _first_taps_inside(
+    out_hw: Pair, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair
+) -> Array:
+    """(Ho, Wo): the offset (row-major) of each window's first tap inside the input (not on the
+    padding): torch's index of a window whose values are all -inf."""
+    firsts = []
+    for out, s, p, d in zip(out_hw, stride, padding, dilation, strict=True):
+        before = np.maximum(p - np.arange(out) * s, 0)  # the window's rows/columns of padding
+        firsts.append(-(-before // d))  # the first tap past them
+    return firsts[0][:, None] * kernel[1] + firsts[1][None, :]
+
+
+def _flat_indices(
+    winner: Array,
+    x_shape: tuple[int, ...],
+    kernel: Pair,
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair,
+) -> Array:
+    """torch's indices of the maxima, (N, Ho, Wo, C) int64: row·W + column in the input plane
+    of the tap each window took. Window (y, x) starts at (y·sh - ph, x·sw - pw); its offset
+    (i, j) is i·dh rows and j·dw columns further."""
+    xp, width = array_module(winner), x_shape[3]
+    (ho, wo), (kh, kw) = winner.shape[1:3], kernel
+    rows = np.arange(ho) * stride[0] - padding[0]
+    columns = np.arange(wo) * stride[1] - padding[1]
+    starts = rows[:, None] * width + columns[None, :]  # (Ho, Wo)
+    steps = np.arange(kh)[:, None] * dilation[0] * width + np.arange(kw)[None, :] * dilation[1]
+    flat = xp.asarray(steps.reshape(-1), dtype=np.int64)[winner]
+    flat += xp.asarray(starts, dtype=np.int64)[:, :, None]
+    return flat
+
+
 class AvgPool2d(Function):
-    """Mean over each window; padding zeros count in the mean (torch's count_include_pad=True)."""
+    """Mean over each window: its sum times 1 / torch's divisor.
+
+    x (N, C, H, W) -> (N, C, Ho, Wo). The divisor is kh·kw (padding zeros count in the mean:
+    torch's count_include_pad=True) unless a window hangs over the padded input's end in ceil
+    mode: then only its taps inside the padded input count. With count_include_pad=False only its
+    taps inside the input count; `divisor_override` replaces all that. The divisor of window
+    (y, x) is a product of one count per axis, so the scale is a scalar or (Ho, Wo, 1).
+    """
 
     saves_inputs, saves_output = True, False  # backward never reads the output
 
     def forward(
         self,
         x: Array,
-        kernel: tuple[int, int],
-        stride: tuple[int, int],
-        padding: tuple[int, int],
+        kernel: Pair,
+        stride: Pair,
+        padding: Pair,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
     ) -> Array:
-        padded, out_hw = _pool_input("avg_pool2d", x, kernel, stride, padding, 0.0)
+        padded, out_hw = _pool_input(
+            "avg_pool2d", x, kernel, stride, padding, 0.0, ceil_mode=ceil_mode
+        )
         out = None
         for window in _offset_slices(padded, kernel, stride, out_hw):
             out = window.copy() if out is None else np.add(out, window, out=out)
-        out *= out.dtype.type(1.0 / (kernel[0] * kernel[1]))
+        if ceil_mode or not count_include_pad or divisor_override is not None:
+            self.scale = _average_scale(
+                x.shape, kernel, stride, padding, out_hw, count_include_pad, divisor_override, out
+            )
+        else:
+            self.scale = out.dtype.type(1.0 / (kernel[0] * kernel[1]))
+        out *= self.scale
         self.padded_shape, self.kernel, self.stride = padded.shape, kernel, stride
         self.padding, self.out_hw, self.input_shape = padding, out_hw, x.shape
         return out.transpose(0, 3, 1, 2)
 
     def backward(self, grad: Array) -> tuple[Array]:
-        share = grad.transpose(0, 2, 3, 1) * grad.dtype.type(
-            1.0 / (self.kernel[0] * self.kernel[1])
-        )
+        share = grad.transpose(0, 2, 3, 1) * self.scale
         grad_padded = array_module(grad).zeros(self.padded_shape, dtype=grad.dtype)
         for target in _offset_slices(grad_padded, self.kernel, self.stride, self.out_hw):
             target += share
         return (_crop(grad_padded, self.padding, self.input_shape),)
 
 
+def _average_scale(
+    x_shape: tuple[int, ...],
+    kernel: Pair,
+    stride: Pair,
+    padding: Pair,
+    out_hw: Pair,
+    count_include_pad: bool,
+    divisor_override: int | None,
+    out: Array,
+) -> Any:
+    """1 / torch's divisor of each window, in `out`'s dtype: a scalar when it is the same for every
+    window, else (Ho, Wo, 1) (broadcast over the batch and channels of NHWC)."""
+    dtype = out.dtype.type
+    if divisor_override is not None:
+        return dtype(1.0 / divisor_override)
+    counts = []  # per axis: how many of each window's taps count
+    for size, k, s, p, n in zip(x_shape[2:], kernel, stride, padding, out_hw, strict=True):
+        start = np.arange(n) * s - p
+        stop = np.minimum(start + k, size + p)  # torch: up to the padded input's end, not beyond
+        if not count_include_pad:  # the taps inside the input only
+            start, stop = np.maximum(start, 0), np.minimum(stop, size)
+        counts.append(stop - start)
+    divisor = counts[0][:, None] * counts[1][None, :]
+    if (divisor == kernel[0] * kernel[1]).all():
+        return dtype(1.0 / (kernel[0] * kernel[1]))
+    return array_module(out).asarray((1.0 / divisor)[:, :, None], dtype=out.dtype)
+
+
 def _pool_input(
     name: str,
     x: Array,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    padding: tuple[int, int],
+    kernel: Pair,
+    stride: Pair,
+    padding: Pair,
     fill: float,
-) -> tuple[Array, tuple[int, int]]:
-    """Check a pooling's arguments; return x as NHWC padded with `fill`, and the output size."""
+    dilation: Pair = (1, 1),
+    ceil_mode: bool = False,
+) -> tuple[Array, Pair]:
+    """Check a pooling's arguments; return x as NHWC padded with `fill`, and the output size.
+
+    In ceil mode the last windows may hang over the padded input's end: the array gets rows and
+    columns of `fill` there as well (bottom/right), so that every window's taps exist.
+    """
     _check_4d(name, x.shape)
-    out_hw = _window_shape(name, x.shape, kernel, stride, padding)
+    if ceil_mode:
+        out_hw, sides = _ceil_mode_shape(name, x.shape, kernel, stride, padding, dilation)
+    else:
+        out_hw, sides = _window_shape(name, x.shape, kernel, stride, padding, dilation), padding
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        # torch's rule: half the kernel size, not of its dilated span
         raise ValueError(
-            f"{name}: padding {padding} must be at most half the kernel size {kernel} "
-            f"(input {x.shape})"
+            f"{name}: padding {padding} must be at most half the kernel size {kernel}"
+            + (f" (whatever the dilation {dilation}, as torch)" if dilation != (1, 1) else "")
+            + f" (input {x.shape})"
         )
-    padded = _pad_nhwc(x, padding, fill) if any(padding) else x.transpose(0, 2, 3, 1)
+    padded = _pad_nhwc(x, sides, fill) if sides != (0, 0) else x.transpose(0, 2, 3, 1)
     return padded, out_hw
 
 
+def _ceil_mode_shape(
+    name: str,
+    x_shape: tuple[int, ...],
+    kernel: Pair,
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair,
+) -> tuple[Pair, Padding]:
+    """torch's output size in ceil mode, and the padding that holds all its windows.
+
+    The number of strides is rounded up, so the last window may hang over the padded input's end
+    (even a kernel longer than the padded input gets one window), but torch drops it when it would
+    start past the input and its top/left padding. The padding returned is `padding`, or
+    ((top, bottom), (left, right)) with the rows/columns the last windows need at the end.
+    """
+    for what, values in (("kernel size", kernel), ("stride", stride), ("dilation", dilation)):
+        if min(values) <= 0:
+            raise ValueError(f"{name}: {what} must be positive, got {values} (input {x_shape})")
+    if min(padding) < 0:
+        raise ValueError(f"{name}: padding must be >= 0, got {padding} (input {x_shape})")
+    sizes, sides = [], []
+    for size, k, s, p, d in zip(x_shape[2:], kernel, stride, padding, dilation, strict=True):
+        span = d * (k - 1) + 1
+        out = (size + 2 * p - span + s - 1) // s + 1  # rounded up
+        if (out - 1) * s >= size + p:  # the last window would start in the bottom/right padding
+            out -= 1
+        sizes.append(out)
+        sides.append((p, max(p, (out - 1) * s + span - size - p)))
+    if min(sizes) < 1:
+        raise ValueError(
+            f"{name}: kernel {kernel} (dilation {dilation}, stride {stride}) leaves no window "
+            f"over the padded input {tuple(x_shape[2 + a] + 2 * padding[a] for a in (0, 1))} "
+            f"even in ceil mode (input shape {tuple(x_shape)}, padding {padding})"
+        )
+    if sides[0][1] == padding[0] and sides[1][1] == padding[1]:  # no window hangs over
+        return (sizes[0], sizes[1]), padding
+    return (sizes[0], sizes[1]), (sides[0], sides[1])
+
+
 def _offset_slices(
-    nhwc: Array, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]
+    nhwc: Array,
+    kernel: Pair,
+    stride: Pair,
+    out_hw: Pair,
+    dilation: Pair = (1, 1),
 ) -> list[Array]:
-    """For each kernel offset (i, j), the strided slice (N, Ho, Wo, C) of the pixels it covers."""
-    (ho, wo), (sh, sw) = out_hw, stride
+    """For each kernel offset (i, j), the strided slice (N, Ho, Wo, C) of the pixels it covers:
+    window (y, x) starts at (y·sh, x·sw) and its tap (i, j) is i·dh rows, j·dw columns further."""
+    (ho, wo), (sh, sw), (dh, dw) = out_hw, stride, dilation
     return [
-        nhwc[:, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
+        nhwc[:, i * dh : i * dh + sh * (ho - 1) + 1 : sh, j * dw : j * dw + sw * (wo - 1) + 1 : sw]
         for i in range(kernel[0])
         for j in range(kernel[1])
     ]
@@ -710,7 +907,7 @@ def _offset_slices(
 
 def _pool_arguments(
     name: str, kernel_size: Any, stride: Any, padding: Any
-) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+) -> tuple[Pair, Pair, Pair]:
     kernel = _pair(name, "kernel_size", kernel_size)
     return (
         kernel,
@@ -720,32 +917,77 @@ def _pool_arguments(
 
 
 def max_pool2d(
-    x: Tensor | Array,
-    kernel_size: int | tuple[int, int],
-    stride: int | tuple[int, int] | None = None,
-    padding: int | tuple[int, int] = 0,
-) -> Tensor:
-    """Max over kh×kw windows of x (N, C, H, W) -> (N, C, Ho, Wo); stride defaults to the kernel.
+    input: Tensor | Array,  # noqa: A002  (torch's name)
+    kernel_size: int | Pair,
+    stride: int | Pair | None = None,
+    padding: int | Pair = 0,
+    dilation: int | Pair = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Max over kh×kw windows of input (N, C, H, W) -> (N, C, Ho, Wo).
 
-    Windows that do not fit are dropped (torch's floor mode); padding is -inf and at most half the
-    kernel. The gradient of each window goes to its first maximum in row-major order, as torch's.
+    stride defaults to the kernel size; `dilation` spaces a window's taps apart. Ho = (H +
+    2·padding - dilation·(kh - 1) - 1) / stride + 1 (likewise Wo), rounded down: windows that do
+    not fit are dropped; with `ceil_mode`, rounded up: the last window may hang over the end, if it
+    starts inside the input or its top (left) padding. Padding is -inf and at most half the kernel
+    (its size, whatever the dilation, as torch). The gradient of each window goes to its first
+    maximum in row-major order, as torch's.
+
+    `return_indices=True` returns (output, indices), indices int64 (N, C, Ho, Wo): each maximum's
+    flat index row·W + column in its input plane, as torch's.
     """
     kernel, stride_pair, padding_pair = _pool_arguments("max_pool2d", kernel_size, stride, padding)
-    return MaxPool2d.apply(_tensor(x), kernel=kernel, stride=stride_pair, padding=padding_pair)
+    options = dict(
+        kernel=kernel,
+        stride=stride_pair,
+        padding=padding_pair,
+        dilation=_pair("max_pool2d", "dilation", dilation),
+        ceil_mode=bool(ceil_mode),
+    )
+    if not return_indices:
+        return MaxPool2d.apply(_tensor(input), **options)
+    indices: list[Array] = []
+    out = MaxPool2d.apply(_tensor(input), **options, indices=indices)
+    return out, Tensor._wrap(indices[0])
 
 
 def avg_pool2d(
-    x: Tensor | Array,
-    kernel_size: int | tuple[int, int],
-    stride: int | tuple[int, int] | None = None,
-    padding: int | tuple[int, int] = 0,
+    input: Tensor | Array,  # noqa: A002  (torch's name)
+    kernel_size: int | Pair,
+    stride: int | Pair | None = None,
+    padding: int | Pair = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
 ) -> Tensor:
-    """Mean over kh×kw windows of x (N, C, H, W) -> (N, C, Ho, Wo); stride defaults to the kernel.
+    """Mean over kh×kw windows of input (N, C, H, W) -> (N, C, Ho, Wo).
 
-    Zero padding counts in the mean (torch's default `count_include_pad=True`).
+    stride defaults to the kernel size. Output size and `ceil_mode` as `max_pool2d`'s (without
+    dilation); padding is zeros, at most half the kernel. torch's divisor: kh·kw, so padding zeros
+    count in the mean, except that a window hanging over the padded input's end in ceil mode
+    counts only its taps inside the padded input; `count_include_pad=False`: only the window's
+    pixels inside the input; `divisor_override` (a nonzero int): that number for every window.
     """
     kernel, stride_pair, padding_pair = _pool_arguments("avg_pool2d", kernel_size, stride, padding)
-    return AvgPool2d.apply(_tensor(x), kernel=kernel, stride=stride_pair, padding=padding_pair)
+    if divisor_override is not None:
+        integer = isinstance(divisor_override, (int, np.integer))
+        if not integer or isinstance(divisor_override, bool):
+            raise TypeError(
+                f"avg_pool2d: divisor_override must be an int or None, got {divisor_override!r}"
+            )
+        if divisor_override == 0:
+            raise ValueError("avg_pool2d: divisor_override must not be zero")
+        divisor_override = int(divisor_override)
+    return AvgPool2d.apply(
+        _tensor(input),
+        kernel=kernel,
+        stride=stride_pair,
+        padding=padding_pair,
+        ceil_mode=bool(ceil_mode),
+        count_include_pad=bool(count_include_pad),
+        divisor_override=divisor_override,
+    )
 
 
 def _adaptive_sizes(name: str, x: Tensor, output_size: Any) -> tuple[int, int]:
