@@ -48,16 +48,19 @@ def _check_reduction(name: str, reduction: str) -> None:
         raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _reduction(name: str, size_average: Any, reduce: Any, reduction: str) -> str:
+def _reduction(
+    name: str, size_average: Any, reduce: Any, reduction: str, stacklevel: int = 3
+) -> str:
     """The reduction, from torch's deprecated `size_average` / `reduce` when either is given
-    (reduce=False -> "none", else size_average=False -> "sum", else "mean")."""
+    (reduce=False -> "none", else size_average=False -> "sum", else "mean"). `stacklevel` points
+    the warning at the caller's code (3: the caller of a function calling this one)."""
     if size_average is not None or reduce is not None:
         reduction = "none" if reduce is False else ("sum" if size_average is False else "mean")
         warnings.warn(
             f"size_average and reduce args will be deprecated, please use reduction='{reduction}' "
             "instead.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     _check_reduction(name, reduction)
     return reduction

@@ -10,7 +10,6 @@ Class weights (`weight`, `pos_weight`) are buffers, as in torch: they appear in 
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -29,21 +28,6 @@ __all__ = [
 ]
 
 
-def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
-    """torch's rule for the deprecated arguments: reduce=False -> "none", else size_average=False
-    -> "sum", else "mean"; when both are None, `reduction` as given."""
-    if size_average is None and reduce is None:
-        return reduction
-    reduction = "none" if reduce is False else ("sum" if size_average is False else "mean")
-    warnings.warn(
-        f"size_average and reduce args will be deprecated, please use reduction='{reduction}' "
-        "instead.",
-        UserWarning,
-        stacklevel=4,
-    )
-    return reduction
-
-
 def _weight_buffer(value: Any) -> Tensor | None:
     """A class weight as a Tensor (a buffer: saved with the module, never trained)."""
     if value is None or isinstance(value, Tensor):
@@ -59,8 +43,9 @@ class _Loss(Module):
         self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean"
     ) -> None:
         super().__init__()
-        self.reduction = _legacy_reduction(size_average, reduce, reduction)
-        F._check_reduction(type(self).__name__, self.reduction)
+        self.reduction = F._reduction(
+            type(self).__name__, size_average, reduce, reduction, stacklevel=4
+        )
 
 
 class _WeightedLoss(_Loss):
