@@ -52,7 +52,7 @@ import numpy as np
 
 from tinygrad_be.backend import array_module, as_strided, ascontiguousarray, einsum, is_host
 from tinygrad_be.parallel import over_batch
-from tinygrad_be.tensor import Function, Tensor
+from tinygrad_be.tensor import Function, Tensor, _as_tensor
 
 __all__ = [
     "MEMORY_BUDGET_BYTES",
@@ -577,7 +577,7 @@ def conv2d(
     be divisible by it; groups = C_in is a depthwise convolution (each output channel sees one
     input channel), which has a path of its own.
     """
-    x, weight = _tensor(input), _tensor(weight)
+    x, weight = _as_tensor(input), _as_tensor(weight)
     if x.ndim == 3 and weight.ndim == 4:  # unbatched, as torch accepts: a batch of one
         out = conv2d(x.reshape(1, *x.shape), weight, bias, stride, padding, dilation, groups)
         return out.reshape(out.shape[1:])
@@ -586,7 +586,7 @@ def conv2d(
     dilation_pair = _pair("conv2d", "dilation", dilation)
     kernel = (weight.shape[2], weight.shape[3])
     padding_arg = _conv_padding(padding, kernel, stride_pair, dilation_pair)
-    inputs = [x, weight] + ([] if bias is None else [_tensor(bias)])
+    inputs = [x, weight] + ([] if bias is None else [_as_tensor(bias)])
     options = dict(stride=stride_pair, padding=padding_arg, dilation=dilation_pair)
     if groups > 1 and weight.shape[1] == 1:  # one input channel per group: depthwise
         return DepthwiseConv2d.apply(*inputs, **options)
@@ -946,9 +946,9 @@ def max_pool2d(
         ceil_mode=bool(ceil_mode),
     )
     if not return_indices:
-        return MaxPool2d.apply(_tensor(input), **options)
+        return MaxPool2d.apply(_as_tensor(input), **options)
     indices: list[Array] = []
-    out = MaxPool2d.apply(_tensor(input), **options, indices=indices)
+    out = MaxPool2d.apply(_as_tensor(input), **options, indices=indices)
     return out, Tensor._wrap(indices[0])
 
 
@@ -980,7 +980,7 @@ def avg_pool2d(
             raise ValueError("avg_pool2d: divisor_override must not be zero")
         divisor_override = int(divisor_override)
     return AvgPool2d.apply(
-        _tensor(input),
+        _as_tensor(input),
         kernel=kernel,
         stride=stride_pair,
         padding=padding_pair,
@@ -1021,7 +1021,7 @@ def adaptive_avg_pool2d(x: Tensor | Array, output_size: int | tuple[int, int]) -
     images) is the product P_h · x · P_wᵀ with the bins' averaging matrices (`_bin_averages`),
     so its gradient is that of two matmuls.
     """
-    x = _tensor(x)
+    x = _as_tensor(x)
     (height, width), (out_h, out_w) = x.shape[2:], _adaptive_sizes("adaptive_avg_pool2d", x, output_size)
     if (out_h, out_w) == (1, 1):
         return x.mean(axis=(2, 3), keepdims=True)
@@ -1035,7 +1035,7 @@ def adaptive_avg_pool2d(x: Tensor | Array, output_size: int | tuple[int, int]) -
 
 def adaptive_max_pool2d(x: Tensor | Array, output_size: int | tuple[int, int]) -> Tensor:
     """Max-pool x (N, C, H, W) to (N, C, *output_size); output_size must divide (H, W)."""
-    x = _tensor(x)
+    x = _as_tensor(x)
     (height, width), (out_h, out_w) = x.shape[2:], _adaptive_sizes("adaptive_max_pool2d", x, output_size)
     if height % out_h or width % out_w:
         raise ValueError(
@@ -1044,9 +1044,3 @@ def adaptive_max_pool2d(x: Tensor | Array, output_size: int | tuple[int, int]) -
             "supported by adaptive_avg_pool2d only"
         )
     return max_pool2d(x, (height // out_h, width // out_w))
-
-
-def _tensor(x: Any) -> Tensor:
-    if isinstance(x, Tensor):
-        return x
-    return Tensor._wrap(x) if isinstance(x, np.ndarray) or not is_host(x) else Tensor(x)

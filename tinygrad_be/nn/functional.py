@@ -11,7 +11,7 @@ import numpy as np
 from tinygrad_be import backend as _backend
 from tinygrad_be import ops
 from tinygrad_be import rng as _rng
-from tinygrad_be.tensor import Function, Tensor, is_grad_enabled
+from tinygrad_be.tensor import Function, Tensor, _as_tensor, is_grad_enabled
 
 __all__ = [
     "silu",
@@ -66,19 +66,13 @@ def _reduction(
     return reduction
 
 
-def _tensor(x: Any) -> Tensor:
-    if isinstance(x, Tensor):
-        return x
-    return Tensor._wrap(x) if isinstance(x, np.ndarray) else Tensor(x)  # ops never write inputs
-
-
 def _pair_like(name: str, pred: Any, target: Any) -> tuple[Tensor, Tensor]:
     """The prediction and a target of the same shape (a non-Tensor target takes pred's dtype).
 
     No broadcasting: an (N, 1) prediction against an (N,) target would silently compare every
     prediction with every target (torch only warns), so differing shapes are refused.
     """
-    pred = _tensor(pred)
+    pred = _as_tensor(pred)
     if not isinstance(target, Tensor):
         target = Tensor(_backend.like(target, pred._data), dtype=pred.dtype)
     if pred.shape != target.shape:
@@ -169,7 +163,7 @@ def cross_entropy(
     reduction = _reduction("cross_entropy", size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    logits = _tensor(input)
+    logits = _as_tensor(input)
     if isinstance(target, Tensor):
         target_tensor = target
     else:
@@ -236,7 +230,7 @@ def nll_loss(
     `weight` (C,) per class, rows at `ignore_index` skipped, "mean" over the rows' summed weights.
     Also (C,) with a 0-d class and (N, C, d1, ...) with classes (N, d1, ...)."""
     reduction = _reduction("nll_loss", size_average, reduce, reduction)
-    input = _tensor(input)  # noqa: A001
+    input = _as_tensor(input)  # noqa: A001
     target = (
         target if isinstance(target, Tensor) else Tensor._wrap(_backend.like(target, input._data))
     )
@@ -259,7 +253,7 @@ def binary_cross_entropy(
     """-(t log p + (1 - t) log(1 - p)) for probabilities p and targets t of one shape; `weight`
     broadcasts to it. Logs are clamped at -100, as torch (prefer the `_with_logits` form)."""
     reduction = _reduction("binary_cross_entropy", size_average, reduce, reduction)
-    probs = _tensor(input)
+    probs = _as_tensor(input)
     target = _target_like(target, probs)
     w = None if weight is None else _constant_array(weight, probs)
     return ops.BinaryCrossEntropy.apply(probs, target, weight=w, reduction=reduction)
@@ -277,7 +271,7 @@ def binary_cross_entropy_with_logits(
     """Binary cross-entropy of sigmoid(logits), computed stably from the logits (as torch);
     `pos_weight` weighs the positive term (per class, broadcast along the last dim)."""
     reduction = _reduction("binary_cross_entropy_with_logits", size_average, reduce, reduction)
-    logits = _tensor(input)
+    logits = _as_tensor(input)
     target = _target_like(target, logits)
     w = None if weight is None else _constant_array(weight, logits)
     pw = None if pos_weight is None else _constant_array(pos_weight, logits)
@@ -359,7 +353,7 @@ def softmax(
     """exp(x) / sum(exp(x)) along `dim` (`axis=` is an alias). Without a dim, torch's legacy
     choice (dim 0 for 0-, 1- and 3-D inputs, else 1) with torch's deprecation warning. `dtype`
     casts the input first, as torch."""
-    x = _tensor(input) if dtype is None else _tensor(input).astype(dtype)
+    x = _as_tensor(input) if dtype is None else _as_tensor(input).astype(dtype)
     return x.softmax(_softmax_dim("softmax", x.ndim, dim, axis))
 
 
@@ -372,23 +366,23 @@ def log_softmax(
     axis: int | None = None,
 ) -> Tensor:
     """log(softmax(x)) along `dim` (`axis=` is an alias), computed stably; no dim as `softmax`."""
-    x = _tensor(input) if dtype is None else _tensor(input).astype(dtype)
+    x = _as_tensor(input) if dtype is None else _as_tensor(input).astype(dtype)
     return x.log_softmax(_softmax_dim("log_softmax", x.ndim, dim, axis))
 
 
 def sigmoid(input: Any) -> Tensor:  # noqa: A002
-    return _tensor(input).sigmoid()
+    return _as_tensor(input).sigmoid()
 
 
 def tanh(input: Any) -> Tensor:  # noqa: A002
-    return _tensor(input).tanh()
+    return _as_tensor(input).tanh()
 
 
 def silu(input: Any, inplace: bool = False) -> Tensor:  # noqa: A002
     """x * sigmoid(x) (also called swish). `inplace=True` is refused: the op reads its input."""
     if inplace:
         raise NotImplementedError("silu: inplace=True is not supported; use the default")
-    x = _tensor(input)
+    x = _as_tensor(input)
     return x * x.sigmoid()
 
 
@@ -396,7 +390,7 @@ def gelu(input: Any, approximate: str = "none") -> Tensor:  # noqa: A002
     """x * Phi(x) (Phi the standard normal CDF), or torch's tanh approximation with "tanh"."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return ops.GELU.apply(_tensor(input), approximate=approximate)
+    return ops.GELU.apply(_as_tensor(input), approximate=approximate)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -470,7 +464,7 @@ def relu(input: Any, inplace: bool = False) -> Tensor:  # noqa: A002
     """max(x, 0); `inplace=True` writes the result into x and returns x (see `relu_`)."""
     if inplace:
         return relu_(input)
-    return _tensor(input).relu()
+    return _as_tensor(input).relu()
 
 
 def relu_(input: Tensor) -> Tensor:  # noqa: A002
@@ -482,7 +476,7 @@ def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False) 
     """x for x > 0, negative_slope * x otherwise (`inplace=True`: written into x)."""
     if inplace:
         return leaky_relu_(input, negative_slope)
-    return ops.LeakyReLU.apply(_tensor(input), slope=float(negative_slope))
+    return ops.LeakyReLU.apply(_as_tensor(input), slope=float(negative_slope))
 
 
 def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
@@ -507,7 +501,7 @@ def hardtanh(
         raise ValueError(f"hardtanh: min_val {min_val} cannot be greater than max_val {max_val}")
     if inplace:
         return hardtanh_(input, min_val, max_val)
-    return _Hardtanh.apply(_tensor(input), low=float(min_val), high=float(max_val))
+    return _Hardtanh.apply(_as_tensor(input), low=float(min_val), high=float(max_val))
 
 
 class _Hardtanh(Function):
@@ -551,8 +545,8 @@ def dropout(
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
-        return input if isinstance(input, Tensor) else _tensor(input)
-    x = input if inplace else _tensor(input)
+        return input if isinstance(input, Tensor) else _as_tensor(input)
+    x = input if inplace else _as_tensor(input)
     if p == 1.0:
         scaled = np.zeros((), x.dtype)
     else:
@@ -606,8 +600,8 @@ def linear(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002
     """y = x @ weight.T + bias: x (..., in_features), weight (out_features, in_features), bias
     (out_features,) -> y (..., out_features), as torch.nn.functional.linear. Operands must share
     one floating dtype (as torch)."""
-    x, w = _tensor(input), _tensor(weight)
-    b = None if bias is None else _tensor(bias)
+    x, w = _as_tensor(input), _as_tensor(weight)
+    b = None if bias is None else _as_tensor(bias)
     if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
         raise ValueError(
             f"linear: input shape {x.shape} and weight shape {w.shape} do not fit: the input's "
@@ -642,7 +636,7 @@ def layer_norm(
 ) -> Tensor:
     """(x - mean) / sqrt(var + eps) * weight + bias over the last dims `normalized_shape`
     (the biased variance, as torch), built from differentiable ops."""
-    x = _tensor(x)
+    x = _as_tensor(x)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if not shape or x.shape[x.ndim - len(shape) :] != shape:
         raise ValueError(
