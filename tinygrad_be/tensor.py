@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -1809,6 +1809,19 @@ def _as_it_was(tensor: Tensor, clock: int) -> Tensor:
     while tensor._ctx is not None and tensor._ctx.wrote_at > clock:
         tensor = tensor._ctx.earlier_self
     return tensor
+
+
+def _clear_grads(tensors: Iterable[Tensor], set_to_none: bool) -> None:
+    """`zero_grad` of modules and optimizers: drop each tensor's `.grad` (torch's default), or
+    with set_to_none=False zero it in place (a 0-d one included)."""
+    for t in tensors:
+        if set_to_none:
+            t.grad = None
+        elif t.grad is not None:
+            if type(t.grad._data) is np.ndarray:
+                t.grad._data[...] = 0
+            else:  # a numpy scalar (the engine can leave one as a 0-d gradient): not writable
+                t.grad._data = np.zeros_like(t.grad._data)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from tinygrad_be.device import device as _device_class
 from tinygrad_be.device import resolve as _resolve_device
 from tinygrad_be.nn.checkpoint import OldFormatState, load, save
 from tinygrad_be.nn.parameter import Parameter
-from tinygrad_be.tensor import Tensor
+from tinygrad_be.tensor import Tensor, _clear_grads
 
 __all__ = ["IncompatibleKeys", "Module", "Parameter"]
 
@@ -278,11 +278,7 @@ class Module:
 
         `set_to_none=True` (torch's default) drops them; False zeroes them in place.
         """
-        for p in self.parameters():
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                _zero_in_place(p.grad)
+        _clear_grads(self.parameters(), set_to_none)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Set requires_grad on every parameter (False freezes the module); returns self."""
@@ -547,11 +543,3 @@ def _floating_dtype(owner: str, dtype: Any) -> np.dtype:
     if not np.issubdtype(dtype, np.floating):
         raise TypeError(f"{owner}: dtype must be floating point, not {dtype}")
     return dtype
-
-
-def _zero_in_place(grad: Tensor) -> None:
-    """Zero a gradient in place (torch's zero_grad(set_to_none=False)), a 0-d one included."""
-    if type(grad._data) is np.ndarray:
-        grad._data[...] = 0
-    else:  # a numpy scalar (the engine can leave one as a 0-d gradient): not writable
-        grad._data = np.zeros_like(grad._data)

@@ -28,7 +28,7 @@ import numpy as np
 
 from tinygrad_be import backend as _backend
 from tinygrad_be.nn.checkpoint import OldFormatState
-from tinygrad_be.tensor import Tensor
+from tinygrad_be.tensor import Tensor, _clear_grads
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop"]
 
@@ -122,11 +122,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients (None, torch's default; or zeros in place with set_to_none=False)."""
-        for p in self.params:
-            if set_to_none:
-                p.grad = None
-            elif p.grad is not None:
-                _zero_in_place(p.grad)
+        _clear_grads(self.params, set_to_none)
 
     def step(self) -> None:
         """Update every parameter that has a gradient (parameters whose grad is None are skipped).
@@ -627,11 +623,3 @@ class Adagrad(Optimizer):
         update = np.divide(grad, std, out=work)
         update *= clr
         w -= update
-
-
-def _zero_in_place(grad: Tensor) -> None:
-    """Zero a gradient in place (torch's zero_grad(set_to_none=False)), a 0-d one included."""
-    if type(grad._data) is np.ndarray:
-        grad._data[...] = 0
-    else:  # a numpy scalar (the engine can leave one as a 0-d gradient): not writable
-        grad._data = np.zeros_like(grad._data)
