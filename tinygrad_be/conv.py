@@ -108,15 +108,8 @@ def _window_shape(
     dilation: Pair = (1, 1),
 ) -> Pair:
     """Check the window arguments against an NCHW input; return the output's (height, width)."""
+    _check_window_arguments(name, x_shape, kernel, stride, padding, dilation)
     sides = _sides(padding)
-    if min(kernel) <= 0:
-        raise ValueError(f"{name}: kernel size must be positive, got {kernel} (input {x_shape})")
-    if min(stride) <= 0:
-        raise ValueError(f"{name}: stride must be positive, got {stride} (input {x_shape})")
-    if min(dilation) <= 0:
-        raise ValueError(f"{name}: dilation must be positive, got {dilation} (input {x_shape})")
-    if min(sides[0] + sides[1]) < 0:
-        raise ValueError(f"{name}: padding must be >= 0, got {padding} (input {x_shape})")
     height, width = x_shape[2] + sum(sides[0]), x_shape[3] + sum(sides[1])
     span = (dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1)
     if span[0] > height or span[1] > width:
@@ -126,6 +119,23 @@ def _window_shape(
             f"(input shape {tuple(x_shape)}, padding {padding})"
         )
     return (height - span[0]) // stride[0] + 1, (width - span[1]) // stride[1] + 1
+
+
+def _check_window_arguments(
+    name: str,
+    x_shape: tuple[int, ...],
+    kernel: tuple[int, int],
+    stride: Pair,
+    padding: Padding,
+    dilation: Pair,
+) -> None:
+    """Kernel size, stride and dilation must be positive, padding at least 0."""
+    for what, values in (("kernel size", kernel), ("stride", stride), ("dilation", dilation)):
+        if min(values) <= 0:
+            raise ValueError(f"{name}: {what} must be positive, got {values} (input {x_shape})")
+    sides = _sides(padding)
+    if min(sides[0] + sides[1]) < 0:
+        raise ValueError(f"{name}: padding must be >= 0, got {padding} (input {x_shape})")
 
 
 def _check_4d(name: str, x_shape: tuple[int, ...]) -> None:
@@ -864,11 +874,7 @@ def _ceil_mode_shape(
     start past the input and its top/left padding. The padding returned is `padding`, or
     ((top, bottom), (left, right)) with the rows/columns the last windows need at the end.
     """
-    for what, values in (("kernel size", kernel), ("stride", stride), ("dilation", dilation)):
-        if min(values) <= 0:
-            raise ValueError(f"{name}: {what} must be positive, got {values} (input {x_shape})")
-    if min(padding) < 0:
-        raise ValueError(f"{name}: padding must be >= 0, got {padding} (input {x_shape})")
+    _check_window_arguments(name, x_shape, kernel, stride, padding, dilation)
     sizes, sides = [], []
     for size, k, s, p, d in zip(x_shape[2:], kernel, stride, padding, dilation, strict=True):
         span = d * (k - 1) + 1
